@@ -1,0 +1,28 @@
+# One command runs every test from a fresh clone: `make test`.
+# It creates .venv, installs the project with its dev tools, checks style and runs pytest.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint unit bench-sie4 clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench-sie4: $(STAMP)
+	$(BIN)/python benchmarks/sie4_parse.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""A faithful local Fortnox API: data generator, OAuth, rate limits and faults."""

@@ -1,0 +1,1 @@
+"""tap-fortnox: a Singer tap for Fortnox ledgers and voucher documents."""

@@ -1,0 +1,1 @@
+"""target-senseworks: a Singer target that writes an audit ledger."""
