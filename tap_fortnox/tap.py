@@ -1,0 +1,139 @@
+"""tap-fortnox: Fortnox financial years, vouchers and their documents as Singer streams."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+
+from . import streams
+from .auth import FortnoxAuthenticator
+from .connection import FortnoxConnection
+from .errors import FortnoxAPIError, FortnoxError
+from .ratelimit import SlidingWindowLimiter
+from .tokens import TokenStore
+
+DEFAULT_API_URL = "https://api.fortnox.se"
+DEFAULT_AUTH_URL = "https://apps.fortnox.se/oauth-v1"
+RATE_WINDOW_SECONDS = 5.0
+
+STREAM_TYPES = [streams.CompanyInformationStream, streams.FinancialYearsStream]
+
+
+class TapFortnox(Tap):
+    name = "tap-fortnox"
+    package_name = "senseworks-fortnox"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property("api_url", th.StringType, default=DEFAULT_API_URL,
+                    description="Fortnox API base URL (the part before /3/...)."),
+        th.Property("auth_url", th.StringType, default=DEFAULT_AUTH_URL,
+                    description="Fortnox OAuth base URL (its /token and /auth endpoints)."),
+        th.Property("client_id", th.StringType, required=True,
+                    description="Client id of the integration in the Fortnox Developer Portal."),
+        th.Property("client_secret", th.StringType, required=True, secret=True,
+                    description="Client secret of the integration."),
+        th.Property("tenant_id", th.StringType,
+                    description="Tenant id (DatabaseNumber) for the client-credentials flow of a "
+                                "service account. Leave empty to use a refresh token."),
+        th.Property("refresh_token", th.StringType, secret=True,
+                    description="First refresh token of an authorization-code connection. Every "
+                                "rotated token is kept in token_store_path from then on."),
+        th.Property("token_store_path", th.StringType,
+                    description="File that keeps the rotating refresh token between runs (mode "
+                                "0600, written atomically). Required with refresh_token; one per "
+                                "company and credential."),
+        th.Property("max_requests_per_window", th.IntegerType, default=24,
+                    description="Requests allowed per 5-second sliding window for the whole run "
+                                "(Fortnox allows 25)."),
+        th.Property("rate_limit_window", th.NumberType, default=RATE_WINDOW_SECONDS,
+                    description="Length in seconds of Fortnox's sliding window (5). Only change it "
+                                "against a time-scaled fortnox_sandbox."),
+        th.Property("max_concurrency", th.IntegerType, default=4,
+                    description="Parallel requests for independent calls (voucher details, file "
+                                "downloads), all under the one rate limit."),
+        th.Property("request_timeout", th.NumberType, default=60,
+                    description="Seconds to wait for a Fortnox answer before retrying."),
+        th.Property("max_retries", th.IntegerType, default=7,
+                    description="Retries of a call after 429, 5xx, timeouts or dropped connections "
+                                "(exponential backoff, Retry-After honoured) before the run fails."),
+    ).to_dict()
+
+    def discover_streams(self) -> list[streams.FortnoxStream]:
+        return [cls(tap=self) for cls in STREAM_TYPES]
+
+    # --- the one connection of the run -----------------------------------------------------
+
+    @cached_property
+    def connection(self) -> FortnoxConnection:
+        config = self.config
+        store = TokenStore(config["token_store_path"]) if config.get("token_store_path") else None
+        authenticator = FortnoxAuthenticator(
+            auth_url=config.get("auth_url") or DEFAULT_AUTH_URL,
+            client_id=config["client_id"],
+            client_secret=config["client_secret"],
+            tenant_id=config.get("tenant_id"),
+            refresh_token=config.get("refresh_token"),
+            store=store,
+            timeout=float(config.get("request_timeout", 60)),
+        )
+        connection = FortnoxConnection(
+            api_url=config.get("api_url") or DEFAULT_API_URL,
+            authenticator=authenticator,
+            limiter=SlidingWindowLimiter(int(config.get("max_requests_per_window", 24)),
+                                         float(config.get("rate_limit_window", RATE_WINDOW_SECONDS))),
+            timeout=float(config.get("request_timeout", 60)),
+            max_concurrency=int(config.get("max_concurrency", 4)),
+            max_tries=int(config.get("max_retries", 7)) + 1,
+        )
+        connection.open()
+        return connection
+
+    @cached_property
+    def company_information(self) -> dict[str, Any]:
+        body = self.connection.get_json("/3/companyinformation")
+        info = body.get("CompanyInformation")
+        if not isinstance(info, dict) or "DatabaseNumber" not in info:
+            raise FortnoxAPIError("GET /3/companyinformation: the answer has no CompanyInformation "
+                                  "with a DatabaseNumber")
+        return info
+
+    @property
+    def tenant_id(self) -> int:
+        """Every record carries it, so one ledger can hold many companies."""
+        tenant = int(self.company_information["DatabaseNumber"])
+        configured = self.config.get("tenant_id")
+        if configured and str(configured) != str(tenant):
+            raise FortnoxAPIError(f"tenant_id {configured} is configured, but the connection belongs "
+                                  f"to tenant {tenant} (DatabaseNumber)")
+        return tenant
+
+    @cached_property
+    def financial_years(self) -> list[dict[str, Any]]:
+        years = list(self.connection.paginate("/3/financialyears", "FinancialYears"))
+        return sorted(years, key=lambda y: str(y.get("FromDate")))
+
+    # --- running ---------------------------------------------------------------------------
+
+    def sync_all(self) -> None:
+        try:
+            super().sync_all()
+        except FortnoxError as e:
+            # A clear message, not a traceback: the error already names the call and what to do.
+            self.logger.error("tap-fortnox stopped: %s", e)
+            raise SystemExit(1) from None
+        finally:
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        if "connection" in self.__dict__:
+            connection = self.connection
+            self.logger.info("Fortnox: %s", connection.summary())
+            connection.close()
+            del self.__dict__["connection"]
+
+
+logging.getLogger("tap_fortnox").setLevel(logging.INFO)
