@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The target's tests start their own throwaway PostgreSQL cluster; this installs the
+# server from Debian's packages when it is missing (a no-op once it is there).
 test: $(STAMP)
+	bash scripts/install-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

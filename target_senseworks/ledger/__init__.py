@@ -1,0 +1,1 @@
+"""The ledger: model, migrations, source policy and the loader that applies years."""
