@@ -138,8 +138,10 @@ class TargetSenseworks(Target):
             raise
         except Exception as exc:
             detail = mask_secrets(f"{type(exc).__name__}: {exc}", self.database_url)
-            self.logger.error(
-                "Load failed:\n%s",
+            # One clear line for the person running the job; the traceback for debugging only.
+            self.logger.error("Load failed: %s", detail[:2000])
+            self.logger.debug(
+                "Traceback:\n%s",
                 mask_secrets("".join(traceback.format_exception(exc)), self.database_url)[-8000:],
             )
             self._fail(detail)

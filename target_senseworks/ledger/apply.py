@@ -96,6 +96,8 @@ def _key(rec: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
     return {n: rec.get(n) for n in names}
 
 
+#: Positions in a staged row tuple (row_index, account, debit, credit, amount, ..., removed).
+_AMOUNT, _REMOVED = 4, -1
 VOUCHER_KEY = ("tenant_id", "financial_year_id", "series", "number")
 ROW_KEY = (*VOUCHER_KEY, "row_index")
 
@@ -279,8 +281,8 @@ class LedgerLoader:
     def _stage_row(self, seq: int, row: tuple[Any, ...], op: _OpenVoucher | None) -> None:
         if op is not None:
             op.rows.append(row)
-            if not row[-1]:  # booked, not struck
-                op.balance += row[3]
+            if not row[_REMOVED]:  # booked, not struck
+                op.balance += row[_AMOUNT]
         self._rows.append((seq, *row))
         if len(self._rows) >= self.staging_row_flush:
             self._flush_staging()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -46,6 +47,9 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, writer: bool = False, **kwar
     sa_url = make_url(url)
     if sa_url.get_backend_name() == "postgresql" and sa_url.get_driver_name() in ("", "psycopg2"):
         sa_url = sa_url.set(drivername="postgresql+psycopg")
+    if writer and sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
+        # A fresh checkout has no output/ folder yet: the ledger file's folder is ours to make.
+        Path(sa_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(sa_url, **kwargs)
     if engine.dialect.name == "sqlite":
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -121,6 +122,10 @@ def test_rows_before_their_voucher_load_like_rows_after(db_url: str) -> None:
         ("A", 1, 0, "1930"), ("A", 1, 1, "3001"), ("A", 2, 0, "1930"), ("A", 2, 1, "3001"),
         ("A", 2, 2, "2611"), ("A", 2, 3, "3001"), ("B", 1, 0, "1930"), ("B", 1, 1, "6110")]
     assert [bool(r[5]) for r in rows].count(True) == 1
+    [(counts,)] = query(db_url, "SELECT counts FROM loads")
+    counts = counts if isinstance(counts, dict) else json.loads(counts)
+    assert counts["vouchers_received"] == 3
+    assert "unbalanced_vouchers" not in counts  # balances are summed from the right column
     run_target(db_url, _books(rows_first=True))
     assert dump(db_url) == tap_order  # replay changes nothing, ids included: hashes matched
 
