@@ -1,6 +1,9 @@
-"""Benchmark: how close tap-fortnox runs to Fortnox's rate limit, without drawing a 429.
+"""Benchmark: how close tap-fortnox runs to Fortnox's rate limit, and what the ledger costs.
 
     .venv/bin/python benchmarks/tap_requests.py [--seconds 60] [--concurrency 4]
+    .venv/bin/python benchmarks/tap_requests.py --ledger [--quick] [--modes sie,rest]
+
+Part 1 (default):
 
 Starts the sandbox with Fortnox's real limit (25 requests per sliding 5 s per
 client and tenant, unscaled), then sends small requests through the tap's one
@@ -13,10 +16,20 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import re
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
+from fortnox_sandbox.mutations import add_voucher
 from fortnox_sandbox.testing import running_sandbox
+from fortnox_sandbox.timeutil import now_utc
 from tap_fortnox.tap import TapFortnox
+
+TAP = str(Path(sys.executable).parent / "tap-fortnox")
 
 LIMIT_PER_SECOND = 25 / 5.0
 
@@ -45,11 +58,111 @@ def measure(sb, seconds: float, concurrency: int) -> tuple[int, float, int, int]
     return requests, elapsed, throttled, retries
 
 
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) if match else 0
+
+
+def run_tap(config: dict, state: dict | None, workdir: Path) -> dict:
+    """One `tap-fortnox` process: requests it reports, wall time, peak RSS, final STATE."""
+    (workdir / "config.json").write_text(json.dumps(config))
+    args = [TAP, "--config", str(workdir / "config.json")]
+    if state is not None:
+        (workdir / "state.json").write_text(json.dumps(state))
+        args += ["--state", str(workdir / "state.json")]
+    out, err = workdir / "out.jsonl", workdir / "err.log"
+    start = time.monotonic()
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(args, stdout=stdout, stderr=stderr)
+        peak_kb = 0
+        while proc.poll() is None:  # VmHWM: the tap's own peak RSS (rusage would count
+            peak_kb = max(peak_kb, _vm_hwm_kb(proc.pid))  # this process's pages from fork)
+            time.sleep(0.1)
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"tap failed: {err.read_text()[-2000:]}")
+    summary = re.search(r"Fortnox: (\d+) requests \((.*?)\); (\d+) retried, (\d+) answered 429",
+                        err.read_text())
+    assert summary, "no request summary in the tap's log"
+    last_state, records = None, 0
+    with out.open() as lines:
+        for line in lines:
+            if line.startswith('{"type":"STATE"'):
+                last_state = json.loads(line)["value"]
+            elif line.startswith('{"type":"RECORD"'):
+                records += 1
+    return {"requests": int(summary.group(1)), "by_endpoint": summary.group(2),
+            "retried": int(summary.group(3)), "throttled": int(summary.group(4)), "wall": wall,
+            "rss_mb": peak_kb / 1024, "state": last_state, "records": records}
+
+
+def ledger(args: argparse.Namespace) -> None:
+    scale = 10.0 if args.quick else 1.0
+    rate = 25 / 5.0 * scale
+    results = []
+    with running_sandbox(seed=1, profile="large", companies=1, years=3,
+                         vouchers_per_year=args.vouchers, time_scale=scale) as sb:
+        tenant = sb.tenant_ids[0]
+        company = sb.books.companies[tenant]
+        rows = sum(len(v.rows) for v in company.all_vouchers())
+        print(f"Sandbox: 1 company, {len(company.years)} financial years, "
+              f"{len(company.all_vouchers())} vouchers, {rows} rows; limit 25 requests / "
+              f"{5.0 / scale:g} s (time_scale {scale:g})\n", flush=True)
+        for mode in args.modes.split(","):
+            config = {"api_url": sb.api_url, "auth_url": sb.auth_url, "client_id": sb.client_id,
+                      "client_secret": sb.client_secret, "tenant_id": str(tenant),
+                      "ledger_extraction": mode, "rate_limit_window": 5.0 / scale}
+            with tempfile.TemporaryDirectory() as tmp:
+                work = Path(tmp)
+                time.sleep(5.0 / scale + 0.2)  # an empty rate window, as between scheduled runs
+                full = run_tap(config, None, work)
+                print(f"{mode}: full run {full['requests']} requests in {full['wall']:.1f} s "
+                      f"({full['by_endpoint']})", flush=True)
+                time.sleep(5.0 / scale + 0.2)
+                quiet = run_tap(config, full["state"], work)
+                add_voucher(company, now=now_utc(), year_id=company.years[-1].id)
+                time.sleep(5.0 / scale + 0.2)
+                one = run_tap(config, quiet["state"], work)
+            results.append((mode, full, quiet, one))
+    print("\n| mode | full-run requests | wall s | bound s | wall/bound | 429s | no-change run "
+          "| after 1 new voucher | peak RSS MB |")
+    print("|------|------------------:|-------:|--------:|-----------:|-----:|--------------:"
+          "|--------------------:|------------:|")
+    for mode, full, quiet, one in results:
+        bound = full["requests"] / rate
+        print(f"| {mode} | {full['requests']} | {full['wall']:.1f} | {bound:.1f} | "
+              f"{full['wall'] / bound:.2f} | {full['throttled']} | {quiet['requests']} | "
+              f"{one['requests']} | {max(full['rss_mb'], quiet['rss_mb'], one['rss_mb']):.0f} |")
+    by_mode = {m: (f, q, o) for m, f, q, o in results}
+    years = 3
+    print()
+    if {"sie", "rest"} <= set(by_mode):
+        share = by_mode["sie"][0]["requests"] / by_mode["rest"][0]["requests"]
+        print(f"sie / rest requests: {100 * share:.2f}% (goal <= 1%)")
+    for mode, (full, quiet, one) in by_mode.items():
+        print(f"{mode}: wall/bound {full['wall'] / (full['requests'] / rate):.2f} (goal <= 1.2); "
+              f"no-change {quiet['requests']} requests (goal <= 3 x {years} + constant 3 = "
+              f"{3 * years + 3}); one new voucher +{one['requests'] - quiet['requests']} "
+              f"(goal <= 5); peak RSS {max(full['rss_mb'], quiet['rss_mb'], one['rss_mb']):.0f} MB "
+              "(goal < 200)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--ledger", action="store_true", help="issue 5's ledger table instead")
+    p.add_argument("--quick", action="store_true", help="rate window shrunk 10x (time_scale 10)")
+    p.add_argument("--modes", default="sie,rest")
+    p.add_argument("--vouchers", type=int, default=6000, help="vouchers per financial year")
     args = p.parse_args()
+    if args.ledger:
+        ledger(args)
+        return
     rows = []
     with running_sandbox(seed=1, profile="tiny") as sb:
         for concurrency in sorted({1, args.concurrency}):

@@ -17,6 +17,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -33,6 +35,15 @@ R = TypeVar("R")
 PAGE_SIZE = 500  # Fortnox's maximum `limit`
 
 logger = logging.getLogger("tap_fortnox")
+
+
+@dataclass
+class Page:
+    """One page of a list: its items, Fortnox's @TotalResources, and the server's clock."""
+
+    items: list[dict[str, Any]]
+    total: int | None
+    server_time: datetime | None
 
 
 class RequestStats:
@@ -104,6 +115,11 @@ class FortnoxConnection:
 
     def get_json(self, path: str, params: dict[str, Any] | None = None, *,
                  endpoint: str | None = None) -> dict[str, Any]:
+        return self.get_json_dated(path, params, endpoint=endpoint)[0]
+
+    def get_json_dated(self, path: str, params: dict[str, Any] | None = None, *,
+                       endpoint: str | None = None) -> tuple[dict[str, Any], datetime | None]:
+        """The JSON body and Fortnox's own clock (the `Date` header), for incremental cut-offs."""
         response = self.request("GET", path, params, endpoint=endpoint)
         try:
             body = response.json(parse_float=Decimal)
@@ -114,28 +130,31 @@ class FortnoxConnection:
         if not isinstance(body, dict):
             raise FortnoxAPIError(f"GET {path}: expected a JSON object, got {type(body).__name__}",
                                   path=path)
-        return body
+        return body, server_time(response)
 
-    def paginate(self, path: str, root: str, params: dict[str, Any] | None = None, *,
-                 endpoint: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a paginated list, fetched 500 at a time until the last page."""
+    def pages(self, path: str, root: str, params: dict[str, Any] | None = None, *,
+              endpoint: str | None = None, limit: int = PAGE_SIZE) -> Iterator[Page]:
+        """Every page of a paginated list, `limit` items at a time, until the last page."""
         page = 1
         while True:
-            body = self.get_json(path, {**(params or {}), "limit": PAGE_SIZE, "page": page},
-                                 endpoint=endpoint)
+            body, when = self.get_json_dated(path, {**(params or {}), "limit": limit, "page": page},
+                                             endpoint=endpoint)
             items = body.get(root)
             if not isinstance(items, list):
                 raise FortnoxAPIError(f"GET {path}: the answer has no '{root}' list "
                                       f"(keys: {', '.join(sorted(body))[:200]})", path=path)
-            yield from items
             meta = body.get("MetaInformation") or {}
-            try:
-                total_pages = int(meta.get("@TotalPages", 1))
-            except (TypeError, ValueError):
-                total_pages = 1
+            yield Page(items, _int(meta.get("@TotalResources")), when)
+            total_pages = _int(meta.get("@TotalPages")) or 1
             if page >= total_pages or not items:
                 return
             page += 1
+
+    def paginate(self, path: str, root: str, params: dict[str, Any] | None = None, *,
+                 endpoint: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a paginated list, fetched 500 at a time until the last page."""
+        for page in self.pages(path, root, params, endpoint=endpoint):
+            yield from page.items
 
     def _request_once(self, method: str, path: str, params: dict[str, Any] | None, endpoint: str,
                       stream: bool, accept: str) -> requests.Response:
@@ -232,6 +251,25 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def server_time(response: requests.Response) -> datetime | None:
+    """Fortnox's clock from the `Date` header (UTC), or None when absent or unreadable."""
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _body(response: requests.Response) -> str:

@@ -6,24 +6,42 @@ import logging
 from functools import cached_property
 from typing import Any
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
 from . import streams
 from .auth import FortnoxAuthenticator
+from .client import YearStream
 from .connection import FortnoxConnection
-from .errors import FortnoxAPIError, FortnoxError
+from .errors import FortnoxAPIError, FortnoxConfigError, FortnoxError
+from .ledger import Ledger
 from .ratelimit import SlidingWindowLimiter
 from .tokens import TokenStore
+from .years import select_years
 
 DEFAULT_API_URL = "https://api.fortnox.se"
 DEFAULT_AUTH_URL = "https://apps.fortnox.se/oauth-v1"
 RATE_WINDOW_SECONDS = 5.0
 
-STREAM_TYPES = [streams.CompanyInformationStream, streams.FinancialYearsStream]
+STREAM_TYPES = [
+    streams.CompanyInformationStream,
+    streams.FinancialYearsStream,
+    streams.AccountsStream,
+    streams.VoucherSeriesStream,
+    streams.VouchersStream,
+    streams.VoucherRowsStream,
+    streams.VoucherSnapshotsStream,
+]
+#: Dependency order (docs/singer-contract.md), not the SDK's order by name; `attachments`
+#: (part 3) goes last. Unknown names sort after these.
+STREAM_ORDER = ["company_information", "financial_years", "accounts", "voucher_series",
+                "vouchers", "voucher_rows", "voucher_snapshots", "attachments"]
+LEDGER_MODES = ("sie", "rest")
 
 
 class TapFortnox(Tap):
+    """Fortnox financial years, vouchers, voucher rows and voucher documents, per company."""
+
     name = "tap-fortnox"
     package_name = "senseworks-fortnox"
 
@@ -60,10 +78,28 @@ class TapFortnox(Tap):
         th.Property("max_retries", th.IntegerType, default=7,
                     description="Retries of a call after 429, 5xx, timeouts or dropped connections "
                                 "(exponential backoff, Retry-After honoured) before the run fails."),
+        th.Property("start_date", th.DateType,
+                    description="Skip financial years that end before this date."),
+        th.Property("last_n_years", th.IntegerType,
+                    description="Sync the current financial year (the one containing today, else "
+                                "the latest) and the n-1 before it. Default: all years."),
+        th.Property("financial_year_ids", th.ArrayType(th.IntegerType),
+                    description="Sync exactly these financial years (Fortnox year Ids). Not "
+                                "together with last_n_years."),
+        th.Property("ledger_extraction", th.StringType, default="sie",
+                    allowed_values=list(LEDGER_MODES),
+                    description="How voucher rows are read: 'sie' (one SIE-4 export per year) "
+                                "or 'rest' (one request per voucher). Same records either way, "
+                                "except registration_date (SIE only)."),
     ).to_dict()
 
     def discover_streams(self) -> list[streams.FortnoxStream]:
         return [cls(tap=self) for cls in STREAM_TYPES]
+
+    def load_streams(self) -> list[Stream]:  # type: ignore[misc]  # the SDK marks it final
+        """The SDK's streams (children wired to parents), in dependency order, not by name."""
+        rank = {name: i for i, name in enumerate(STREAM_ORDER)}
+        return sorted(super().load_streams(), key=lambda s: (rank.get(s.name, len(rank)), s.name))
 
     # --- the one connection of the run -----------------------------------------------------
 
@@ -116,17 +152,69 @@ class TapFortnox(Tap):
         years = list(self.connection.paginate("/3/financialyears", "FinancialYears"))
         return sorted(years, key=lambda y: str(y.get("FromDate")))
 
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The run's ledger plan, made once: selected years and their bookmarks."""
+        mode = self.config.get("ledger_extraction") or "sie"
+        if mode not in LEDGER_MODES:
+            raise FortnoxConfigError(f"ledger_extraction must be one of {LEDGER_MODES}, not {mode!r}")
+        return Ledger(self.connection, self.tenant_id,
+                      select_years(self.financial_years, self.config), mode=mode,
+                      state=self.state, bookmark_stream=streams.VoucherSnapshotsStream.name,
+                      bookmark_key=streams.VoucherSnapshotsStream.BOOKMARK)
+
     # --- running ---------------------------------------------------------------------------
 
-    def sync_all(self) -> None:
+    def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final
         try:
-            super().sync_all()
+            self._sync_in_order()
         except FortnoxError as e:
             # A clear message, not a traceback: the error already names the call and what to do.
+            # It comes last, after the run summary: Meltano shows a failed plugin's last line.
+            self._close_connection()
             self.logger.error("tap-fortnox stopped: %s", e)
             raise SystemExit(1) from None
         finally:
             self._close_connection()
+
+    def _sync_in_order(self) -> None:
+        """The SDK's `sync_all`, except that the year streams go year by year.
+
+        For each financial year: accounts, voucher_series, vouchers (+ rows), then the
+        year's snapshot and its STATE. A run that dies in year 3 has committed the
+        bookmarks of years 1 and 2, so the next run does not redo them; the SDK's order
+        (every year of one stream before the next stream) would redo them all.
+        """
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+        if self.state:
+            self._state_writer.write_state(self.state)
+        years_done = False
+        for stream in self.streams.values():
+            if not stream.selected and not stream.has_selected_descendents:
+                self.logger.info("Skipping deselected stream '%s'.", stream.name)
+                continue
+            if stream.parent_stream_type:
+                continue  # synced by its parent
+            if isinstance(stream, YearStream):
+                if not years_done:
+                    self._sync_years()
+                    years_done = True
+                continue
+            stream.sync()
+            stream.finalize_state_progress_markers()
+        for stream in self.streams.values():
+            stream.log_sync_costs()
+
+    def _sync_years(self) -> None:
+        yearly = [s for s in self.streams.values()
+                  if isinstance(s, YearStream) and not s.parent_stream_type
+                  and (s.selected or s.has_selected_descendents)]
+        for context in self.ledger.partitions():
+            for stream in yearly:
+                stream.sync(context=context)
+        for stream in yearly:
+            stream.finalize_state_progress_markers()
 
     def _close_connection(self) -> None:
         if "connection" in self.__dict__:

@@ -9,10 +9,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from fortnox_sandbox.testing import Sandbox, running_sandbox
 from tap_fortnox.tap import TapFortnox
@@ -76,3 +78,46 @@ def run_in_process(config: dict[str, Any]) -> tuple[TapFortnox, list[dict[str, A
     with contextlib.redirect_stdout(out):
         tap.sync_all()
     return tap, [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+
+
+# --- part 2: ledger runs with STATE, records read exactly (Decimal) ------------------------
+
+
+@dataclass
+class Sync:
+    """One in-process run: its messages (numbers as Decimal), exit code and final STATE."""
+
+    messages: list[dict[str, Any]]
+    exit_code: int = 0
+
+    def records(self, stream: str, year: int | None = None) -> list[dict[str, Any]]:
+        return [m["record"] for m in self.messages
+                if m["type"] == "RECORD" and m["stream"] == stream
+                and (year is None or m["record"].get("financial_year_id") == year)]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
+        return states[-1] if states else {}
+
+
+def sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> Sync:
+    """Run the tap in this process with an optional input STATE; a failed run still returns
+    what it wrote before it stopped (as the SDK's output would reach a target)."""
+    out = io.StringIO()
+    tap = TapFortnox(config=config, state=state, parse_env_config=False)
+    code = 0
+    with contextlib.redirect_stdout(out):
+        try:
+            tap.sync_all()
+        except SystemExit as e:
+            code = int(e.code or 0)
+    return Sync([json.loads(line, parse_float=Decimal) for line in out.getvalue().splitlines()
+                 if line.startswith("{")], code)
+
+
+def admin(sb: Sandbox, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """The sandbox's admin API (/_sandbox/...), as a demo or a person would change the books."""
+    response = requests.request(method, f"{sb.admin_url}{path}", json=body, timeout=10)
+    assert response.status_code < 400, response.text
+    return response.json(parse_float=Decimal)

@@ -33,7 +33,8 @@ def test_client_credentials_run_emits_company_and_years(sandbox, tmp_path: Path)
     assert [(y["id"], y["from_date"], y["to_date"]) for y in years] == [
         (y.id, y.from_date.isoformat(), y.to_date.isoformat()) for y in company.years]
     assert all(y["tenant_id"] == tenant for y in years)
-    assert "requests (/3/companyinformation 1, /3/financialyears 1)" in run.stderr
+    # part 2: a default run also reads the ledger; company and years are still read once
+    assert "/3/companyinformation 1, /3/financialyears 1," in run.stderr
 
 
 def test_refresh_token_run_rotates_and_stores_the_token(sandbox, tmp_path: Path) -> None:

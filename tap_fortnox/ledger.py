@@ -1,0 +1,375 @@
+"""One financial year's ledger extraction, planned once per run and shared by the ledger streams.
+
+The plan decides, from the year's bookmark (kept in the STATE of `voucher_snapshots`):
+
+- no bookmark: *full*. Every voucher is sent (`all_vouchers_sent: true`).
+- a bookmark: two cheap probes. `GET /3/vouchers?lastmodified=<previous cut-off>` lists
+  what changed; `GET /3/vouchers?limit=1` gives Fortnox's count. The count against the
+  bookmarked key set plus the changes reveals deletions (the last voucher of a series can
+  disappear without a trace).  Nothing changed and the count agrees: *unchanged*, no
+  more voucher requests.  Otherwise *changed*: only the changed vouchers are sent.
+
+The cut-off is Fortnox's own clock (the `Date` header) at the run's first request for
+the year, so the tap's clock never matters.  `lastmodified` is Stockholm wall time with
+minute precision, so consecutive runs overlap by up to a minute; a voucher seen again in
+that overlap is compared with the fingerprint the previous run kept and is not re-sent
+unless it changed.  Rows come from one SIE export per year (`sie`) or one detail GET per
+voucher through the worker pool (`rest`); both give the same records.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import closing
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+
+from . import keyset
+from .connection import server_time
+from .errors import FortnoxAPIError
+from .keyset import VoucherKey
+from .ledger_records import Record, digest, rest_rows, voucher_record
+from .sie_rows import SieBroken, sie_vouchers
+from .years import STOCKHOLM
+
+if TYPE_CHECKING:
+    from .connection import FortnoxConnection, Page
+
+logger = logging.getLogger("tap_fortnox")
+
+FULL, CHANGED, UNCHANGED = "full", "changed", "unchanged"
+VOUCHER_DETAIL = "/3/vouchers/{series}/{number}"
+SIE_ENDPOINT = "/3/sie/{type}"
+SIE_TRIES = 2
+#: Fingerprints kept for the next run's overlap; beyond this many, re-sending is cheaper.
+MAX_RECENT = 2000
+#: Without a Date header, our own clock minus this margin stands in for Fortnox's.
+CLOCK_MARGIN = timedelta(minutes=5)
+_LIST_FIELDS = ("TransactionDate", "Description", "Comments", "ReferenceType", "ReferenceNumber",
+                "ApprovalState")
+
+
+def lastmodified_text(instant: datetime) -> str:
+    """`instant` as Fortnox's `lastmodified` wants it: Stockholm wall time, floored to the minute.
+
+    On the autumn DST change the wall hour 02:00-02:59 happens twice.  If the instant is
+    in its first pass, Fortnox might read the text as the second (an hour later) and
+    skip that hour's changes, so the text steps back to the last minute before the
+    repeated hour; in the second pass either reading is early enough.
+    """
+    local = instant.astimezone(STOCKHOLM)
+    wall = local.replace(second=0, microsecond=0, tzinfo=None, fold=0)
+    if local.fold == 0:
+        while _ambiguous(wall):
+            wall -= timedelta(minutes=1)
+    return wall.strftime("%Y-%m-%d %H:%M")
+
+
+def _ambiguous(wall: datetime) -> bool:
+    early, late = wall.replace(tzinfo=STOCKHOLM, fold=0), wall.replace(tzinfo=STOCKHOLM, fold=1)
+    return early.utcoffset() != late.utcoffset()
+
+
+def _key_text(key: VoucherKey) -> str:
+    return f"{key[0]}:{key[1]}"
+
+
+def _item_key(item: Mapping[str, Any]) -> VoucherKey:
+    return (str(item["VoucherSeries"]), int(item["VoucherNumber"]))
+
+
+class YearExtraction:
+    """Everything one run reads for one financial year, in as few requests as it can."""
+
+    def __init__(self, connection: FortnoxConnection, tenant_id: int, year: Mapping[str, Any], *,
+                 mode: str, bookmark: Mapping[str, Any] | None) -> None:
+        self.connection = connection
+        self.tenant_id = tenant_id
+        self.year_id = int(year["Id"])
+        self.from_date = date.fromisoformat(str(year["FromDate"]))
+        self.to_date = date.fromisoformat(str(year["ToDate"]))
+        self.mode = mode
+        self.bookmark = bookmark if bookmark and bookmark.get("tenant_id") == tenant_id else None
+        self.status: str | None = None
+        self.cutoff: datetime | None = None  # Fortnox's clock at our first request for the year
+        self.changed: dict[VoucherKey, Record] = {}
+        self.keys: set[VoucherKey] | None = None  # the year's voucher keys once known
+        self.emitted: set[VoucherKey] = set()
+        self.recent: dict[str, str] = {}
+        self.complete = False  # every voucher to send was handed to the SDK
+        self.stash: dict[VoucherKey, list[Record]] = {}  # rows waiting for the child stream
+
+    # --- the plan ---------------------------------------------------------------------
+
+    @property
+    def previous_cutoff(self) -> str | None:
+        if self.bookmark is None:
+            return None
+        return lastmodified_text(datetime.fromisoformat(self.bookmark["cutoff"]))
+
+    def plan(self) -> str:
+        if self.status is not None:
+            return self.status
+        if self.bookmark is None:
+            self.status = FULL
+            return self.status
+        for page in self._pages("/3/vouchers", "Vouchers", lastmodified=self.previous_cutoff):
+            for item in page.items:
+                self.changed[_item_key(item)] = voucher_record(self.tenant_id, self.year_id, item)
+        total = next(self._pages("/3/vouchers", "Vouchers", limit=1)).total
+        stored = keyset.from_ranges(self.bookmark.get("series", {}))
+        expected = stored | set(self.changed)
+        if total is None or total > len(expected):
+            # Fortnox counts vouchers that neither the bookmark nor the changes explain:
+            # never guess, read the year again.
+            logger.warning("financial year %s: Fortnox counts %s vouchers, the bookmark and the "
+                           "changes explain %d; reading the year in full", self.year_id, total,
+                           len(expected))
+            self.status = FULL
+            self.changed.clear()
+        elif not self.changed and total == len(stored):
+            self.status, self.keys = UNCHANGED, stored
+        else:
+            self.status = CHANGED
+            self.keys = expected if total == len(expected) else None  # None: deletions
+        logger.info("financial year %s: %s (%d changed vouchers, %s in Fortnox)", self.year_id,
+                    self.status, len(self.changed), total)
+        return self.status
+
+    # --- accounts and series -----------------------------------------------------------
+
+    def accounts(self) -> Iterator[dict[str, Any]]:
+        """The chart: in full when the year changed, else only what changed since the cut-off."""
+        since = self.previous_cutoff if self.plan() == UNCHANGED else None
+        for page in self._pages("/3/accounts", "Accounts", lastmodified=since):
+            yield from page.items
+
+    def voucher_series(self) -> Iterator[dict[str, Any]]:
+        if self.plan() == UNCHANGED:
+            return
+        for page in self._pages("/3/voucherseries", "VoucherSeriesCollection"):
+            yield from page.items
+
+    # --- vouchers ------------------------------------------------------------------------
+
+    def vouchers(self) -> Iterator[tuple[Record, list[Record]]]:
+        """Each voucher to send with its rows, once per run, then `complete` is set."""
+        for key, voucher, rows in self._sources():
+            if key in self.emitted:
+                continue
+            self.emitted.add(key)
+            fingerprint = digest(voucher, rows)
+            self.recent[_key_text(key)] = fingerprint
+            if (self.status == CHANGED and self.bookmark
+                    and self.bookmark.get("recent", {}).get(_key_text(key)) == fingerprint):
+                continue  # seen by the previous run in the overlap, and unchanged since
+            yield voucher, rows
+        if self.status == FULL:
+            self._keep_overlap_fingerprints()
+        self.complete = True
+
+    def _keep_overlap_fingerprints(self) -> None:
+        """After a full read, keep the fingerprints of only the vouchers the next run's
+        `lastmodified` window will list again (one request; usually an empty page)."""
+        assert self.cutoff is not None
+        again = {_key_text(_item_key(item))
+                 for page in self._pages("/3/vouchers", "Vouchers",
+                                         lastmodified=lastmodified_text(self.cutoff))
+                 for item in page.items}
+        self.recent = {k: v for k, v in self.recent.items() if k in again}
+
+    def ensure_keys(self) -> set[VoucherKey]:
+        """The year's key set, reading what is needed if the vouchers were not all read."""
+        if self.keys is None:
+            self.plan()
+            for _ in self._sources():
+                pass
+        assert self.keys is not None
+        return self.keys
+
+    def _sources(self) -> Iterator[tuple[VoucherKey, Record, list[Record]]]:
+        if self.plan() == UNCHANGED:
+            return
+        if self.mode == "sie":
+            try:
+                yield from self._from_sie()
+                return
+            except SieBroken as e:
+                logger.warning("financial year %s: the SIE export stays broken (%s); reading the "
+                               "vouchers one by one instead", self.year_id, e)
+        yield from self._from_rest()
+
+    def _from_sie(self) -> Iterator[tuple[VoucherKey, Record, list[Record]]]:
+        listed: dict[VoucherKey, tuple[Any, ...]] = {}
+        if self.status == FULL:  # the list adds what SIE lacks; compact, to keep memory flat
+            for page in self._pages("/3/vouchers", "Vouchers"):
+                for item in page.items:
+                    listed[_item_key(item)] = tuple(item.get(f) for f in _LIST_FIELDS)
+        for attempt in range(1, SIE_TRIES + 1):
+            seen: set[VoucherKey] = set()
+            try:
+                for sv in self._sie_export():
+                    seen.add(sv.key)
+                    if self.status == FULL:
+                        fields = listed.get(sv.key)
+                        base = (voucher_record(self.tenant_id, self.year_id,
+                                               {"VoucherSeries": sv.series, "VoucherNumber": sv.number,
+                                                **dict(zip(_LIST_FIELDS, fields, strict=True))})
+                                if fields is not None else self._detail_record(sv.key))
+                        if base is None:
+                            continue
+                    elif sv.key in self.changed:
+                        base = self.changed[sv.key]
+                    else:
+                        continue
+                    yield sv.key, {**base, "registration_date": sv.registration_date}, sv.rows
+            except (SieBroken, requests.RequestException) as e:
+                if attempt == SIE_TRIES:
+                    raise SieBroken(str(e)) from None
+                logger.warning("financial year %s: %s; asking for the SIE export again",
+                               self.year_id, e)
+                continue
+            self.keys = seen
+            return
+
+    def _sie_export(self) -> Iterator[Any]:
+        response = self.connection.request("GET", "/3/sie/4", {"financialyear": self.year_id},
+                                           endpoint=SIE_ENDPOINT, stream=True, accept="*/*")
+        self._clock(server_time(response))
+        with closing(response):
+            yield from sie_vouchers(response.iter_content(1 << 16), from_date=self.from_date,
+                                    to_date=self.to_date)
+
+    def _from_rest(self) -> Iterator[tuple[VoucherKey, Record, list[Record]]]:
+        if self.status == FULL:
+            keys: Iterator[VoucherKey] = (
+                _item_key(item) for page in self._pages("/3/vouchers", "Vouchers")
+                for item in page.items)
+        else:
+            keys = iter(sorted(self.changed))
+        found: set[VoucherKey] = set()
+        gone: set[VoucherKey] = set()
+
+        def wanted(keys: Iterator[VoucherKey]) -> Iterator[VoucherKey]:
+            for key in keys:
+                if key in self.emitted:  # sent from a broken SIE export before it broke
+                    found.add(key)
+                else:
+                    yield key
+
+        for key, detail in self.connection.map(self._detail, wanted(keys)):
+            if detail is None:
+                gone.add(key)  # deleted between the list and its detail
+                continue
+            found.add(key)
+            yield key, voucher_record(self.tenant_id, self.year_id, detail), rest_rows(detail)
+        if self.status == FULL:
+            self.keys = found
+        elif self.keys is not None:
+            self.keys = self.keys - gone
+        else:  # deletions: the list (no details) gives the exact key set
+            self.keys = {_item_key(item) for page in self._pages("/3/vouchers", "Vouchers")
+                         for item in page.items}
+
+    def _detail(self, key: VoucherKey) -> tuple[VoucherKey, dict[str, Any] | None]:
+        try:
+            body = self.connection.get_json(
+                f"/3/vouchers/{quote(key[0], safe='')}/{key[1]}", {"financialyear": self.year_id},
+                endpoint=VOUCHER_DETAIL)
+        except FortnoxAPIError as e:
+            if e.status == 404:
+                return key, None
+            raise
+        voucher = body.get("Voucher")
+        if not isinstance(voucher, dict):
+            raise FortnoxAPIError(f"GET /3/vouchers/{key[0]}/{key[1]}: the answer has no Voucher")
+        return key, voucher
+
+    def _detail_record(self, key: VoucherKey) -> Record | None:
+        """List fields of a voucher the list did not have yet (booked between list and SIE)."""
+        _, detail = self._detail(key)
+        return voucher_record(self.tenant_id, self.year_id, detail) if detail else None
+
+    # --- snapshot and bookmark -------------------------------------------------------------
+
+    def snapshot(self, extracted_at: datetime) -> Record:
+        ranges = keyset.to_ranges(self.ensure_keys())
+        return {
+            "tenant_id": self.tenant_id,
+            "financial_year_id": self.year_id,
+            "voucher_count": keyset.count(ranges),
+            "series": keyset.as_records(ranges),
+            "all_vouchers_sent": self.status == FULL,
+            "extracted_at": extracted_at.isoformat(),
+        }
+
+    def new_bookmark(self) -> dict[str, Any] | None:
+        """The bookmark after this run, or None when not every voucher was sent."""
+        if not self.complete or self.keys is None or self.cutoff is None:
+            return None
+        ranges = keyset.to_ranges(self.keys)
+        return {
+            "tenant_id": self.tenant_id,
+            "cutoff": self.cutoff.isoformat(),
+            "voucher_count": keyset.count(ranges),
+            "series": ranges,
+            "recent": self.recent if len(self.recent) <= MAX_RECENT else {},
+            "mode": self.mode,
+        }
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _pages(self, path: str, root: str, *, lastmodified: str | None = None,
+               limit: int | None = None) -> Iterator[Page]:
+        params: dict[str, Any] = {"financialyear": self.year_id}
+        if lastmodified:
+            params["lastmodified"] = lastmodified
+        kwargs = {"limit": limit} if limit else {}
+        for page in self.connection.pages(path, root, params, **kwargs):
+            self._clock(page.server_time)
+            yield page
+
+    def _clock(self, when: datetime | None) -> None:
+        if self.cutoff is None:
+            self.cutoff = when or datetime.now(timezone.utc) - CLOCK_MARGIN
+
+
+class Ledger:
+    """The run's ledger plan: the selected years, and one `YearExtraction` per year."""
+
+    def __init__(self, connection: FortnoxConnection, tenant_id: int,
+                 years: list[Mapping[str, Any]], *, mode: str, state: Mapping[str, Any],
+                 bookmark_stream: str, bookmark_key: str) -> None:
+        self.connection = connection
+        self.tenant_id = tenant_id
+        self.years = years
+        self.mode = mode
+        self._bookmarks = self._read_bookmarks(state, bookmark_stream, bookmark_key)
+        self._years: dict[int, YearExtraction] = {}
+
+    def partitions(self) -> list[dict[str, Any]]:
+        return [{"tenant_id": self.tenant_id, "financial_year_id": int(y["Id"])} for y in self.years]
+
+    def year(self, year_id: int) -> YearExtraction:
+        if year_id not in self._years:
+            year = next((y for y in self.years if int(y["Id"]) == year_id), None)
+            if year is None:
+                raise ValueError(f"financial year {year_id} is not selected for this run")
+            self._years[year_id] = YearExtraction(self.connection, self.tenant_id, year,
+                                                  mode=self.mode,
+                                                  bookmark=self._bookmarks.get(year_id))
+        return self._years[year_id]
+
+    def _read_bookmarks(self, state: Mapping[str, Any], stream: str,
+                        key: str) -> dict[int, Mapping[str, Any]]:
+        out: dict[int, Mapping[str, Any]] = {}
+        partitions = ((state.get("bookmarks") or {}).get(stream) or {}).get("partitions") or []
+        for partition in partitions:
+            context, bookmark = partition.get("context") or {}, partition.get(key)
+            if bookmark and context.get("tenant_id") == self.tenant_id:
+                out[int(context["financial_year_id"])] = bookmark
+        return out
