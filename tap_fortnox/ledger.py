@@ -47,6 +47,8 @@ SIE_ENDPOINT = "/3/sie/{type}"
 SIE_TRIES = 2
 #: Fingerprints kept for the next run's overlap; beyond this many, re-sending is cheaper.
 MAX_RECENT = 2000
+#: A progress line every this many vouchers of a year.
+PROGRESS_EVERY = 2000
 #: Without a Date header, our own clock minus this margin stands in for Fortnox's.
 CLOCK_MARGIN = timedelta(minutes=5)
 _LIST_FIELDS = ("TransactionDate", "Description", "Comments", "ReferenceType", "ReferenceNumber",
@@ -102,6 +104,12 @@ class YearExtraction:
         self.recent: dict[str, str] = {}
         self.complete = False  # every voucher to send was handed to the SDK
         self.stash: dict[VoucherKey, list[Record]] = {}  # rows waiting for the child stream
+        self.sent_vouchers = 0
+        self.sent_rows = 0
+
+    @property
+    def label(self) -> str:
+        return f"financial year {self.from_date}..{self.to_date} (id {self.year_id})"
 
     # --- the plan ---------------------------------------------------------------------
 
@@ -136,7 +144,7 @@ class YearExtraction:
         else:
             self.status = CHANGED
             self.keys = expected if total == len(expected) else None  # None: deletions
-        logger.info("financial year %s: %s (%d changed vouchers, %s in Fortnox)", self.year_id,
+        logger.info("%s: %s (%d changed vouchers, %s in Fortnox)", self.label,
                     self.status, len(self.changed), total)
         return self.status
 
@@ -168,6 +176,12 @@ class YearExtraction:
                     and self.bookmark.get("recent", {}).get(_key_text(key)) == fingerprint):
                 continue  # seen by the previous run in the overlap, and unchanged since
             yield voucher, rows
+            self.sent_vouchers += 1
+            self.sent_rows += len(rows)
+            if self.sent_vouchers % PROGRESS_EVERY == 0:
+                of = f" of {len(self.changed)}" if self.status == CHANGED else ""
+                logger.info("%s: %d%s vouchers sent, %d rows", self.label, self.sent_vouchers, of,
+                            self.sent_rows)
         if self.status == FULL:
             self._keep_overlap_fingerprints()
         self.complete = True
@@ -350,6 +364,12 @@ class Ledger:
         self.mode = mode
         self._bookmarks = self._read_bookmarks(state, bookmark_stream, bookmark_key)
         self._years: dict[int, YearExtraction] = {}
+
+    @property
+    def totals(self) -> tuple[int, int, int]:
+        """Years read, vouchers and rows sent so far in this run."""
+        years = self._years.values()
+        return (len(self._years), sum(y.sent_vouchers for y in years), sum(y.sent_rows for y in years))
 
     def partitions(self) -> list[dict[str, Any]]:
         return [{"tenant_id": self.tenant_id, "financial_year_id": int(y["Id"])} for y in self.years]

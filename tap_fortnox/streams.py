@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -150,6 +151,10 @@ class VoucherRowsStream(YearStream):
     def _write_state_message(self) -> None:
         self.state_manager.is_flushed = True
 
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """The SDK's "Beginning sync" for every voucher is noise at INFO: keep it for debugging."""
+        super().log(message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs)
+
 
 class VoucherSnapshotsStream(YearStream):
     """Per financial year, the complete set of voucher keys: the deletion contract.
@@ -167,7 +172,11 @@ class VoucherSnapshotsStream(YearStream):
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         year = self.extraction(context)
-        yield year.snapshot(datetime.now(timezone.utc))
+        snapshot = year.snapshot(datetime.now(timezone.utc))
+        yield snapshot
+        self.logger.info("%s: %s, %d vouchers and %d rows sent; the snapshot lists %d vouchers",
+                         year.label, year.status, year.sent_vouchers, year.sent_rows,
+                         snapshot["voucher_count"])
         bookmark = year.new_bookmark()
         if bookmark is not None:
             self.get_context_state(context)[self.BOOKMARK] = bookmark

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import cached_property
 from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.metrics import MetricExclusionFilter
 
 from . import streams
 from .auth import FortnoxAuthenticator
@@ -166,6 +168,12 @@ class TapFortnox(Tap):
     # --- running ---------------------------------------------------------------------------
 
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final
+        self._started = time.monotonic()
+        # One METRIC line per voucher (the rows are a child stream) would drown the log;
+        # the year streams' own metrics and the progress lines say what happens.
+        metrics_logger = logging.getLogger("singer_sdk.metrics")
+        if not any(isinstance(f, MetricExclusionFilter) for f in metrics_logger.filters):
+            metrics_logger.addFilter(MetricExclusionFilter(tags={"stream": "voucher_rows"}))
         try:
             self._sync_in_order()
         except FortnoxError as e:
@@ -219,6 +227,10 @@ class TapFortnox(Tap):
     def _close_connection(self) -> None:
         if "connection" in self.__dict__:
             connection = self.connection
+            if "ledger" in self.__dict__:
+                years, vouchers, rows = self.ledger.totals
+                self.logger.info("tap-fortnox: %d financial years, %d vouchers and %d rows sent "
+                                 "in %.1f s", years, vouchers, rows, time.monotonic() - self._started)
             self.logger.info("Fortnox: %s", connection.summary())
             connection.close()
             del self.__dict__["connection"]
