@@ -6,13 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint unit bench-sie4 clean
+.PHONY: demo venv test lint bench-sie4 clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+venv: $(STAMP)
+
+# One command runs the main job against the bundled Fortnox sandbox (see scripts/demo.sh).
+demo: $(STAMP)
+	bash scripts/demo.sh
 
 # The target's tests start their own throwaway PostgreSQL cluster; this installs the
 # server from Debian's packages when it is missing (a no-op once it is there).
@@ -28,4 +34,4 @@ bench-sie4: $(STAMP)
 	$(BIN)/python benchmarks/sie4_parse.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-meltano .meltano output .pytest_cache .ruff_cache .hypothesis
