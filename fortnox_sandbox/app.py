@@ -76,6 +76,10 @@ async def _with_fault(
     if fault.kind == "slow":
         await asyncio.sleep(fault.delay)
         return await handler(request)
+    if fault.kind == "late":
+        response = await handler(request)  # the work is done (a refresh has rotated) ...
+        await asyncio.sleep(fault.delay)  # ... and the answer is late
+        return response
     if fault.kind == "status":
         return error_response(fault.status, 1000003, "Ett systemfel har uppstått (injected)")
     if fault.kind == "rate_limit":
@@ -101,7 +105,7 @@ async def fortnox_middleware(request: web.Request, handler: Handler) -> web.Stre
     name = _endpoint_name(request)
     if path.startswith("/oauth-v1/"):
         state.count(name or "unmatched")
-        return await handler(request)
+        return await _with_fault(request, handler, state.faults.pick(path, None, api=False))
     if not path.startswith(("/3/", "/api/")):
         state.count("unmatched")
         return error_response(404, NO_SUCH_ROUTE, "No such route")

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 KINDS = frozenset(
-    {"status", "rate_limit", "reset", "slow", "truncate", "expire_token", "broken_sie"}
+    {"status", "rate_limit", "reset", "slow", "late", "truncate", "expire_token", "broken_sie"}
 )
 #: Variants of a broken SIE export.
 SIE_VARIANTS = frozenset({"truncated", "unbalanced", "utf8"})
@@ -31,7 +31,10 @@ class FaultRule:
     connection, no response) | slow (wait `delay` seconds, then answer normally) |
     truncate (announce the full Content-Length, send half, close) | expire_token (the
     caller's access token expires now → 401) | broken_sie (a damaged /3/sie file:
-    `variant` truncated | unbalanced | utf8).
+    `variant` truncated | unbalanced | utf8) | late (do the work, then wait `delay`
+    seconds before answering: a refresh has rotated the token before the client hears).
+    Rules with an empty `path` apply to the API (/3/, /api/); to reach the OAuth
+    endpoints a rule must name them, e.g. path "^/oauth-v1/token".
     """
 
     kind: str
@@ -79,6 +82,17 @@ PROFILES: dict[str, list[dict[str, Any]]] = {
     "rate_limit_bursts": [{"kind": "rate_limit", "every": 20, "burst": 3}],
     "expiring_tokens": [{"kind": "expire_token", "every": 50}],
     "broken_sie": [{"kind": "broken_sie", "first": 1, "variant": "truncated"}],
+    # Issue 9's "hostile" profile: 10% 5xx, 429 bursts, 1% resets, slow answers, tokens
+    # expiring every 100 requests, one broken SIE export (per set_faults, i.e. per run).
+    "hostile": [
+        {"kind": "status", "status": 500, "probability": 0.05},
+        {"kind": "status", "status": 503, "probability": 0.05},
+        {"kind": "rate_limit", "every": 40, "burst": 3},
+        {"kind": "reset", "probability": 0.01},
+        {"kind": "slow", "delay": 0.3, "probability": 0.03},
+        {"kind": "expire_token", "every": 100},
+        {"kind": "broken_sie", "first": 1, "variant": "truncated"},
+    ],
     "chaos": [
         {"kind": "status", "status": 502, "probability": 0.02},
         {"kind": "reset", "probability": 0.01},
@@ -130,7 +144,7 @@ class FaultInjector:
         with self._lock:
             return [r.describe() for r in self.rules]
 
-    def pick(self, path: str, tenant: int | None) -> FaultRule | None:
+    def pick(self, path: str, tenant: int | None, *, api: bool = True) -> FaultRule | None:
         """The first rule that fires for this request; counts matches on every rule."""
         if not self.rules:
             return None
@@ -139,6 +153,8 @@ class FaultInjector:
             for rule in self.rules:
                 if rule.tenant is not None and rule.tenant != tenant:
                     continue
+                if not api and not rule.path:
+                    continue  # only rules that name an OAuth path reach OAuth
                 if rule.path and not re.search(rule.path, path):
                     continue
                 rule.seen += 1

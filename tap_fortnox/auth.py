@@ -60,6 +60,7 @@ class FortnoxAuthenticator:
         self._lock = threading.Lock()
         self._token: _Token | None = None
         self._tokens: StoredTokens | None = None
+        self._interrupted_before = 0.0  # a refresh a previous run never finished (epoch s)
         self.refreshes = 0
         if self.tenant_id is None and self.store is None:
             raise FortnoxConfigError(
@@ -80,6 +81,7 @@ class FortnoxAuthenticator:
         if self.mode == "refresh_token" and self.store is not None and not self.store.locked:
             self.store.acquire()
             self._tokens = self._initial_tokens()
+            self._interrupted_before = self._tokens.refresh_started_at
             if self._tokens.access_token and self._tokens.expires_at > time.time():
                 lifetime = max(self._tokens.expires_at - time.time(), 1.0)
                 self._token = _Token(self._tokens.access_token, self._tokens.expires_at, lifetime)
@@ -130,13 +132,27 @@ class FortnoxAuthenticator:
                 self.start()
             assert self._tokens is not None
             assert self.store is not None
-            body = self._post({"grant_type": "refresh_token", "refresh_token": self._tokens.refresh_token})
+            self._tokens.refresh_started_at = time.time()
+            self.store.save(self._tokens)
+            try:
+                body = self._post({"grant_type": "refresh_token",
+                                   "refresh_token": self._tokens.refresh_token})
+            except FortnoxAuthError as e:
+                if not self._interrupted_before:
+                    raise
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self._interrupted_before))
+                raise FortnoxAuthError(
+                    f"{e} A previous run was stopped during a token refresh started at {when}; "
+                    "Fortnox had already rotated the token it sent, so the stored one is spent."
+                ) from None
             rotated = body.get("refresh_token")
             if not isinstance(rotated, str) or not rotated:
                 raise FortnoxAuthError(
                     f"POST {self.token_url}: the refresh answer carried no new refresh token; the "
                     f"old one is spent. {RECONSENT}")
             self._tokens.refresh_token = rotated
+            self._tokens.refresh_started_at = 0.0
+            self._interrupted_before = 0.0
             self._tokens.access_token = str(body["access_token"])
             self._tokens.expires_at = time.time() + _lifetime(body)
             self.store.save(self._tokens)  # before anything else can go wrong

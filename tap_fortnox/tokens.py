@@ -30,6 +30,9 @@ class StoredTokens:
     expires_at: float = 0.0  # epoch seconds
     seed_digest: str = ""  # sha256 of the config refresh token the chain started from
     updated_at: float = 0.0
+    # Set while a refresh is in flight: if the run dies before the answer is stored,
+    # Fortnox may already have spent the stored token, and the next run can say so.
+    refresh_started_at: float = 0.0
 
     def __repr__(self) -> str:  # never show tokens, not even in a debugger or a traceback
         return f"StoredTokens(expires_at={self.expires_at}, updated_at={self.updated_at})"

@@ -1,0 +1,108 @@
+"""Faults and kills: the ledger always converges to what a clean run produces.
+
+The short version of benchmarks/reliability.py, for every CI run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fortnox_sandbox.testing import Sandbox, running_sandbox
+
+from ..pipeline import Pipeline
+
+SCALE = 10.0  # the sandbox's 25-per-5-s window shrunk to 0.5 s: same shape, faster
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with running_sandbox(seed=3, profile="tiny", companies=1, years=2, vouchers_per_year=600,
+                         time_scale=SCALE) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def clean(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    pipeline = Pipeline(sandbox, tmp_path_factory.mktemp("clean"), sandbox.tenant_ids[0],
+                        rate_limit_window=5.0 / SCALE)
+    result = pipeline.run()
+    assert result.ok, pipeline.stderr()[-3000:]
+    return pipeline
+
+
+def _pipeline(sandbox: Sandbox, path: Path, **extra) -> Pipeline:
+    return Pipeline(sandbox, path, sandbox.tenant_ids[0], rate_limit_window=5.0 / SCALE,
+                    tap_extra=extra)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_killed_run_converges_to_the_clean_ledger(sandbox, clean, tmp_path, seed: int) -> None:
+    rnd = random.Random(seed)
+    who = ("tap", "target", "both", "target")[seed]
+    at = rnd.uniform(0.2, 1.5)
+    pipeline = _pipeline(sandbox, tmp_path)
+    killed = pipeline.run(kill=(who, at))
+    assert killed.killed is not None  # the kill happened mid-run
+    assert pipeline.converge().ok, pipeline.stderr()[-3000:]
+    assert pipeline.digest() == clean.digest()
+    assert not (clean.rows() - pipeline.rows())  # no row lost
+    assert not (pipeline.rows() - clean.rows())  # no row duplicated
+    assert "Traceback" not in pipeline.stderr()
+
+
+def test_hostile_fortnox_still_gives_the_clean_ledger(sandbox, clean, tmp_path) -> None:
+    pipeline = _pipeline(sandbox, tmp_path)
+    results = []
+    try:
+        for _ in range(4):
+            sandbox.set_faults("hostile")  # one broken SIE export per run, among the rest
+            results.append(pipeline.run())
+            if results[-1].ok:
+                break
+        fired = sum(rule["fired"] for rule in sandbox.state.faults.describe())
+    finally:
+        sandbox.set_faults(None)
+    assert results[-1].ok, pipeline.stderr()[-3000:]
+    assert fired > 0
+    assert pipeline.digest() == clean.digest()
+    assert "Traceback" not in pipeline.stderr()
+
+
+def test_a_kill_during_a_token_refresh_is_explained_next_run(tmp_path) -> None:
+    late = {"kind": "late", "path": "^/oauth-v1/token", "delay": 5.0, "first": 1}
+    with running_sandbox(seed=3, profile="tiny", companies=1, years=1, time_scale=SCALE,
+                         faults=late) as sb:
+        store = tmp_path / "tokens.json"
+        pipeline = Pipeline(sb, tmp_path, sb.tenant_ids[0], rate_limit_window=5.0 / SCALE,
+                            tap_extra={"tenant_id": "", "token_store_path": str(store),
+                                       "refresh_token": sb.issue_refresh_token(sb.tenant_ids[0])})
+        start = time.monotonic()
+        result = pipeline.run(kill=("both", 2.0))  # Fortnox has rotated; the answer never came
+        assert result.killed == "both"
+        assert time.monotonic() - start < 5
+        stored = json.loads(store.read_text())  # the store is intact, never half-written
+        assert stored["refresh_started_at"] > 0
+        again = pipeline.run()
+    assert not again.ok
+    errors = pipeline.stderr()
+    assert "invalid_grant" in errors
+    assert "stopped during a token refresh" in errors
+    assert "tap-fortnox authorize" in errors
+    assert "Traceback" not in errors
+
+
+def test_a_kill_outside_a_refresh_leaves_a_usable_token_store(tmp_path) -> None:
+    slow = {"kind": "slow", "path": "^/3/financialyears", "delay": 3.0, "first": 1}
+    with running_sandbox(seed=3, profile="tiny", companies=1, years=1, time_scale=SCALE,
+                         faults=slow) as sb:
+        pipeline = Pipeline(sb, tmp_path, sb.tenant_ids[0], rate_limit_window=5.0 / SCALE,
+                            tap_extra={"tenant_id": "", "token_store_path": str(tmp_path / "t.json"),
+                                       "refresh_token": sb.issue_refresh_token(sb.tenant_ids[0])})
+        assert pipeline.run(kill=("tap", 1.5)).killed == "tap"
+        assert pipeline.run().ok, pipeline.stderr()[-2000:]
