@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/tap_requests.py [--seconds 60] [--concurrency 4]
     .venv/bin/python benchmarks/tap_requests.py --ledger [--quick] [--modes sie,rest]
+    .venv/bin/python benchmarks/tap_requests.py --attachments [--quick]
 
 Part 1 (default):
 
@@ -15,8 +16,11 @@ requests/s) sustained, zero 429s.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fortnox_sandbox.mutations import add_voucher
+from fortnox_sandbox.mutations import add_voucher, connect_file
 from fortnox_sandbox.testing import running_sandbox
 from fortnox_sandbox.timeutil import now_utc
 from tap_fortnox.tap import TapFortnox
@@ -48,9 +52,10 @@ def measure(sb, seconds: float, concurrency: int) -> tuple[int, float, int, int]
         if time.monotonic() < deadline:
             connection.get_json("/3/financialyears")
 
-    for _ in connection.map(call, itertools.takewhile(lambda _: time.monotonic() < deadline,
-                                                      itertools.count())):
-        pass
+    ticks = itertools.takewhile(lambda _: time.monotonic() < deadline, itertools.count())
+    with connection.parallel(call, ticks) as results:
+        for _ in results:
+            pass
     elapsed = time.monotonic() - start
     requests = connection.stats.by_endpoint["/3/financialyears"]
     throttled, retries = connection.stats.throttled, connection.stats.retries
@@ -151,6 +156,132 @@ def ledger(args: argparse.Namespace) -> None:
               "(goal < 200)")
 
 
+# --- issue 6: the attachments stream ------------------------------------------------------
+
+#: A tap with only the attachments stream, its settings merged, as TapFortnox will register it.
+#: On exit it reports VmHWM, the peak RSS of its own address space (ru_maxrss would carry the
+#: parent's peak over fork and exec).
+_ATTACHMENTS_CHILD = """
+import atexit, re, sys
+from tap_fortnox.attachments import AttachmentsStream, with_attachment_settings
+from tap_fortnox.tap import TapFortnox
+
+class AttachmentsTap(TapFortnox):
+    config_jsonschema = with_attachment_settings(TapFortnox.config_jsonschema)
+    def discover_streams(self):
+        return [AttachmentsStream(tap=self)]
+
+def peak():
+    status = open("/proc/self/status").read()
+    print("peak_rss_kb=" + re.search(r"VmHWM:\\s+(\\d+)", status).group(1), file=sys.stderr, flush=True)
+
+atexit.register(peak)
+AttachmentsTap.cli()
+"""
+
+
+def _attachments_run(config: dict, state: dict | None, work: Path, big: str) -> dict:
+    """One attachments-only tap process: requests, wall time, peak RSS, records, STATE."""
+    (work / "config.json").write_text(json.dumps(config))
+    args = [sys.executable, "-c", _ATTACHMENTS_CHILD, "--config", str(work / "config.json")]
+    if state is not None:
+        (work / "state.json").write_text(json.dumps(state))
+        args += ["--state", str(work / "state.json")]
+    out, err = work / "out.jsonl", work / "err.log"
+    start = time.monotonic()
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        code = subprocess.run(args, stdout=stdout, stderr=stderr, check=False).returncode
+    wall = time.monotonic() - start
+    log = err.read_text()
+    if code != 0:
+        raise SystemExit(f"tap failed: {log[-2000:]}")
+    summary = re.search(r"Fortnox: (\d+) requests \((.*?)\); (\d+) retried, (\d+) answered 429", log)
+    peak = re.search(r"peak_rss_kb=(\d+)", log)
+    if not summary or not peak:
+        raise SystemExit(f"no request summary or peak RSS in the tap's log: {log[-2000:]}")
+    records, longest, big_sha, state_out = 0, 0, None, None
+    with out.open() as lines:
+        for line in lines:
+            longest = max(longest, len(line))
+            if line.startswith('{"type":"STATE"'):
+                state_out = json.loads(line)["value"]
+            elif line.startswith('{"type":"RECORD"'):
+                records += 1
+                if big in line[:300]:
+                    content = json.loads(line)["record"]["content"]
+                    big_sha = hashlib.sha256(base64.b64decode(content)).hexdigest()
+    return {"requests": int(summary.group(1)), "by_endpoint": summary.group(2),
+            "retried": int(summary.group(3)), "throttled": int(summary.group(4)), "wall": wall,
+            "rss_mb": int(peak.group(1)) / 1024, "records": records, "longest_line": longest,
+            "big_sha256": big_sha, "state": state_out}
+
+
+def _pages(items: int) -> int:
+    return max(1, -(-items // 500))
+
+
+def attachments_benchmark(quick: bool, vouchers: int = 3150, big_mib: int = 20) -> None:
+    """Issue 6: ~3,000 documents, one of them 20 MiB; requests and time against the bounds."""
+    scale = 10.0 if quick else 1.0
+    window = 5.0 / scale
+    with running_sandbox(seed=1, profile="tiny", companies=1, years=2, vouchers_per_year=vouchers,
+                         attachment_share=0.3, time_scale=scale) as sb, \
+            tempfile.TemporaryDirectory() as tmp:
+        work, tenant = Path(tmp), sb.tenant_ids[0]
+        company = sb.books.companies[tenant]
+        big = company.voucher_file_connections[len(company.voucher_file_connections) // 2].file_id
+        company.files[big].content = b"%PDF-1.4\n" + os.urandom(big_mib * 1024 * 1024 - 9)
+        want_sha = hashlib.sha256(company.files[big].content).hexdigest()
+        documents = (len({f.file_id for f in company.voucher_file_connections})
+                     + len(company.supplier_invoice_file_connections) + len(company.invoices)
+                     + len(company.invoice_attachments))
+        # The lower bound: what any extractor must ask (company, years, every list page,
+        # one attachment lookup per page of invoices), plus one download per document.
+        lists = (2 + sum(_pages(sum(f.year_id == y.id for f in company.voucher_file_connections))
+                         for y in company.years)
+                 + _pages(len(company.supplier_invoice_file_connections))
+                 + _pages(len(company.supplier_invoices)) + 2 * _pages(len(company.invoices)))
+        print(f"Sandbox: 1 company, {len(company.years)} financial years, {documents} documents "
+              f"(voucher files {len(company.voucher_file_connections)}, supplier invoice files "
+              f"{len(company.supplier_invoice_file_connections)}, invoice PDFs "
+              f"{len(company.invoices)}, invoice attachments {len(company.invoice_attachments)}), "
+              f"one of them {big_mib} MiB; limit 25 requests / {window:g} s (time_scale {scale:g})\n",
+              flush=True)
+        config = {"api_url": sb.api_url, "auth_url": sb.auth_url, "client_id": sb.client_id,
+                  "client_secret": sb.client_secret, "tenant_id": str(tenant),
+                  "rate_limit_window": window}
+        time.sleep(window + 0.2)  # an empty rate window, as between scheduled runs
+        full = _attachments_run(config, None, work, big)
+        print(f"full run: {full['requests']} requests in {full['wall']:.1f} s ({full['by_endpoint']})",
+              flush=True)
+        time.sleep(window + 0.2)
+        quiet = _attachments_run(config, full["state"], work, big)
+        voucher = company.voucher_file_connections[0]
+        connect_file(company, now=now_utc(), voucher=(voucher.year_id, voucher.series, voucher.number))
+        time.sleep(window + 0.2)
+        one = _attachments_run(config, quiet["state"], work, big)
+    runs = (("full", full, documents, lists + documents), ("no change", quiet, 0, lists),
+            ("1 new file", one, 1, lists + 1))
+    print("\n| run | records | requests | lower bound | over bound | wall s | time bound s | "
+          "wall/bound | 429s | peak RSS MB |")
+    print("|-----|--------:|---------:|------------:|-----------:|-------:|-------------:|"
+          "-----------:|-----:|------------:|")
+    for name, r, records, bound in runs:
+        seconds = bound * window / 25
+        print(f"| {name} | {r['records']} (want {records}) | {r['requests']} | {bound} | "
+              f"{100 * (r['requests'] / bound - 1):+.2f}% | {r['wall']:.1f} | {seconds:.1f} | "
+              f"{r['wall'] / seconds:.2f} | {r['throttled']} | {r['rss_mb']:.0f} |")
+    state_chars = len(json.dumps(full["state"]["bookmarks"]["attachments"]))
+    bound = lists + documents
+    print(f"\n{big_mib} MiB file emitted whole: {full['big_sha256'] == want_sha}; longest Singer line "
+          f"{full['longest_line'] / 2**20:.1f} MiB; attachments bookmark {state_chars} characters "
+          f"for {full['state']['bookmarks']['attachments']['emitted_files']['count']} files")
+    print(f"goals ({'--quick: rate window 0.5 s' if quick else 'real limit: 25 per 5 s'}): "
+          f"requests <= 2% over the bound: {full['requests'] <= 1.02 * bound}; "
+          f"wall <= 1.2 x bound: {full['wall'] <= 1.2 * bound * window / 25}; "
+          f"peak RSS < 200 MB: {full['rss_mb'] < 200}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=60)
@@ -159,7 +290,11 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="rate window shrunk 10x (time_scale 10)")
     p.add_argument("--modes", default="sie,rest")
     p.add_argument("--vouchers", type=int, default=6000, help="vouchers per financial year")
+    p.add_argument("--attachments", action="store_true", help="issue 6's attachments table instead")
     args = p.parse_args()
+    if args.attachments:
+        attachments_benchmark(args.quick)
+        return
     if args.ledger:
         ledger(args)
         return

@@ -17,6 +17,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -218,24 +219,35 @@ class FortnoxConnection:
 
     # --- the worker pool ----------------------------------------------------------------------
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    @contextmanager
+    def parallel(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Iterator[R]]:
         """`fn` over `items` on at most `max_concurrency` threads, results in input order.
+
+            with connection.parallel(download, files) as results:
+                for result in results: ...
 
         Submission runs at most two batches ahead of the consumer, so memory stays
         bounded however many items there are; all requests still pass the one limiter.
+        Leaving the block, however it is left (done, an error, the consumer stopping
+        early), cancels what has not started and waits for what has: no request outlives
+        it. A bare generator could not promise that: it is only closed when collected.
         """
         if self.max_concurrency == 1:
-            yield from map(fn, items)
+            yield map(fn, items)
             return
         pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="fortnox")
-        pending: deque[Future[R]] = deque()
-        try:
+
+        def results() -> Iterator[R]:
+            pending: deque[Future[R]] = deque()
             for item in items:
                 pending.append(pool.submit(fn, item))
                 if len(pending) >= 2 * self.max_concurrency:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+
+        try:
+            yield results()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

@@ -275,12 +275,13 @@ class YearExtraction:
                 else:
                     yield key
 
-        for key, detail in self.connection.map(self._detail, wanted(keys)):
-            if detail is None:
-                gone.add(key)  # deleted between the list and its detail
-                continue
-            found.add(key)
-            yield key, voucher_record(self.tenant_id, self.year_id, detail), rest_rows(detail)
+        with self.connection.parallel(self._detail, wanted(keys)) as details:
+            for key, detail in details:
+                if detail is None:
+                    gone.add(key)  # deleted between the list and its detail
+                    continue
+                found.add(key)
+                yield key, voucher_record(self.tenant_id, self.year_id, detail), rest_rows(detail)
         if self.status == FULL:
             self.keys = found
         elif self.keys is not None:

@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.metrics import MetricExclusionFilter
 
 from . import streams
+from .attachments import ATTACHMENT_SETTINGS, AttachmentsStream
 from .auth import FortnoxAuthenticator
 from .client import YearStream
 from .connection import FortnoxConnection
@@ -33,9 +34,10 @@ STREAM_TYPES = [
     streams.VouchersStream,
     streams.VoucherRowsStream,
     streams.VoucherSnapshotsStream,
+    AttachmentsStream,
 ]
-#: Dependency order (docs/singer-contract.md), not the SDK's order by name; `attachments`
-#: (part 3) goes last. Unknown names sort after these.
+#: Dependency order (docs/singer-contract.md), not the SDK's order by name. Unknown names
+#: sort after these.
 STREAM_ORDER = ["company_information", "financial_years", "accounts", "voucher_series",
                 "vouchers", "voucher_rows", "voucher_snapshots", "attachments"]
 LEDGER_MODES = ("sie", "rest")
@@ -93,6 +95,7 @@ class TapFortnox(Tap):
                     description="How voucher rows are read: 'sie' (one SIE-4 export per year) "
                                 "or 'rest' (one request per voucher). Same records either way, "
                                 "except registration_date (SIE only)."),
+        *ATTACHMENT_SETTINGS,
     ).to_dict()
 
     def discover_streams(self) -> list[streams.FortnoxStream]:
@@ -155,13 +158,17 @@ class TapFortnox(Tap):
         return sorted(years, key=lambda y: str(y.get("FromDate")))
 
     @cached_property
+    def selected_years(self) -> list[dict[str, Any]]:
+        """The financial years this run covers (last_n_years, financial_year_ids, start_date)."""
+        return select_years(self.financial_years, self.config)
+
+    @cached_property
     def ledger(self) -> Ledger:
         """The run's ledger plan, made once: selected years and their bookmarks."""
         mode = self.config.get("ledger_extraction") or "sie"
         if mode not in LEDGER_MODES:
             raise FortnoxConfigError(f"ledger_extraction must be one of {LEDGER_MODES}, not {mode!r}")
-        return Ledger(self.connection, self.tenant_id,
-                      select_years(self.financial_years, self.config), mode=mode,
+        return Ledger(self.connection, self.tenant_id, self.selected_years, mode=mode,
                       state=self.state, bookmark_stream=streams.VoucherSnapshotsStream.name,
                       bookmark_key=streams.VoucherSnapshotsStream.BOOKMARK)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -170,8 +171,30 @@ def test_worker_pool_keeps_order_and_bounds_threads(mock: requests_mock.Mocker) 
         mock.get(f"{API}/3/vouchers/A/{n}", json={"Voucher": {"VoucherNumber": n}})
     c = conn()
     c.max_concurrency = 4
-    got = list(c.map(lambda n: c.get_json(f"/3/vouchers/A/{n}")["Voucher"]["VoucherNumber"], range(20)))
+    with c.parallel(lambda n: c.get_json(f"/3/vouchers/A/{n}")["Voucher"]["VoucherNumber"],
+                    range(20)) as results:
+        got = list(results)
     assert got == list(range(20))
+
+
+def test_leaving_the_pool_early_leaves_no_work_running() -> None:
+    """A consumer that stops (or fails) mid-way: in-flight work is awaited, the rest never starts."""
+    c = conn()
+    c.max_concurrency = 4
+    started: list[int] = []
+    release = threading.Event()
+    threading.Timer(0.3, release.set).start()
+
+    def work(n: int) -> int:
+        started.append(n)
+        if n:
+            release.wait(5)  # still "downloading" when the consumer leaves
+        return n
+
+    with c.parallel(work, range(100)) as results:
+        assert next(results) == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("fortnox_")]  # pool threads
+    assert len(started) <= 2 * c.max_concurrency
 
 
 def test_worker_pool_error_stops_the_run(mock: requests_mock.Mocker) -> None:
@@ -179,8 +202,9 @@ def test_worker_pool_error_stops_the_run(mock: requests_mock.Mocker) -> None:
     for n in (0, 1, 2, 4, 5):
         mock.get(f"{API}/3/vouchers/A/{n}", json={"Voucher": {}})
     c = conn()
-    with pytest.raises(FortnoxAPIError, match="not found"):
-        list(c.map(lambda n: c.get_json(f"/3/vouchers/A/{n}"), range(6)))
+    with (pytest.raises(FortnoxAPIError, match="not found"),
+          c.parallel(lambda n: c.get_json(f"/3/vouchers/A/{n}"), range(6)) as results):
+        list(results)
 
 
 # --- the refresh-token chain ------------------------------------------------------------------
