@@ -10,9 +10,7 @@ and returns the report.
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 
 from . import records as r
@@ -20,6 +18,8 @@ from .errors import SieValidationError
 from .findings import Finding, Severity
 
 ZERO = Decimal(0)
+_BOOKED = r.RowKind.BOOKED
+_ADDED = r.RowKind.ADDED
 
 
 @dataclass
@@ -74,6 +74,10 @@ class _NumberRanges:
 
     def add(self, n: int) -> bool:
         """Record `n`; False if it was already there."""
+        lasts = self.lasts
+        if lasts and lasts[-1] == n - 1:  # the common case: the next number of the series
+            lasts[-1] = n
+            return True
         i = bisect.bisect_right(self.firsts, n) - 1
         if i >= 0 and self.firsts[i] <= n <= self.lasts[i]:
             return False
@@ -104,8 +108,10 @@ class Validator:
         self.report = Report()
         self._accounts: set[str] = set()
         self._account_types: dict[str, str] = {}
+        # Both get an account on its first booked row, so that `_voucher` needs
+        # one membership test for the two.
         self._first_use: dict[str, int] = {}
-        self._booked: dict[str, Decimal] = defaultdict(Decimal)  # year 0 sums per account
+        self._booked: dict[str, Decimal] = {}  # year 0 sums per account
         self._balances: dict[type[r.Record], dict[tuple[int, str], Decimal]] = {
             r.OpeningBalance: {}, r.ClosingBalance: {}, r.YearResult: {},
         }
@@ -158,35 +164,43 @@ class Validator:
     def _voucher(self, voucher: r.Voucher) -> None:
         report = self.report
         report.vouchers += 1
-        key = f"{voucher.series} {voucher.number}".strip()
+        rows = voucher.rows
         total = ZERO
         booked = self._booked
-        first_use = self._first_use
-        for row in voucher.rows:
+        history = 0
+        for row in rows:  # once per row of the file: kept lean
             kind = row.kind
-            if kind is r.RowKind.BOOKED:
-                report.booked_rows += 1
-                total += row.amount
-                booked[row.account] += row.amount
-                if row.account not in first_use:
-                    first_use[row.account] = row.line
-            elif kind is r.RowKind.ADDED:
-                report.added_rows += 1
+            if kind is _BOOKED:
+                amount = row.amount
+                account = row.account
+                total += amount
+                if account in booked:
+                    booked[account] += amount
+                else:
+                    booked[account] = ZERO + amount  # not `amount`: the same sum as adding to zero
+                    self._first_use[account] = row.line
             else:
-                report.removed_rows += 1
+                history += 1
+                if kind is _ADDED:
+                    report.added_rows += 1
+                else:
+                    report.removed_rows += 1
+        report.booked_rows += len(rows) - history
         if total:
             self._note(Severity.ERROR, "voucher.unbalanced", voucher.line,
-                       f"voucher {key} ({voucher.date}) does not balance: booked rows sum to {total}")
-        if not voucher.rows:
-            self._note(Severity.INFO, "voucher.empty", voucher.line, f"voucher {key} has no rows")
-        self._number(voucher, key)
-        self._check_date(voucher.line, voucher.date, key)
+                       f"voucher {_key(voucher)} ({voucher.date}) does not balance: "
+                       f"booked rows sum to {total}")
+        if not rows:
+            self._note(Severity.INFO, "voucher.empty", voucher.line,
+                       f"voucher {_key(voucher)} has no rows")
+        self._number(voucher)
+        self._check_date(voucher)
 
-    def _number(self, voucher: r.Voucher, key: str) -> None:
+    def _number(self, voucher: r.Voucher) -> None:
         if not voucher.number.isdigit():
             if voucher.number:
                 self._note(Severity.WARNING, "voucher.number_not_numeric", voucher.line,
-                           f"voucher {key}: number is not numeric; its order is not checked")
+                           f"voucher {_key(voucher)}: number is not numeric; its order is not checked")
             return
         n = int(voucher.number)
         series = voucher.series
@@ -199,17 +213,18 @@ class Validator:
             # A warning, not an error: BL Administration numbers every asset-register
             # voucher "# 1", and such files balance and load; the ledger must cope.
             self._note(Severity.WARNING, "voucher.duplicate_number", voucher.line,
-                       f"voucher {key} appears more than once in series {series!r}")
+                       f"voucher {_key(voucher)} appears more than once in series {series!r}")
         elif last is not None and n < last:
             self._note(Severity.WARNING, "voucher.number_order", voucher.line,
-                       f"voucher {key} comes after number {last}: numbers of a series must ascend")
+                       f"voucher {_key(voucher)} comes after number {last}: "
+                       "numbers of a series must ascend")
 
-    def _check_date(self, line: int, day: date, key: str) -> None:
+    def _check_date(self, voucher: r.Voucher) -> None:
         # #RAR belongs to the identification group, before any voucher (S1 5.12).
         year = self._year0
-        if year is not None and not year.start <= day <= year.end:
-            self._note(Severity.WARNING, "voucher.date_outside_year", line,
-                       f"voucher {key} is dated {day}, outside the financial year "
+        if year is not None and not year.start <= voucher.date <= year.end:
+            self._note(Severity.WARNING, "voucher.date_outside_year", voucher.line,
+                       f"voucher {_key(voucher)} is dated {voucher.date}, outside the financial year "
                        f"{year.start}..{year.end} (#RAR 0)")
 
     def _balance(self, record: r.AccountBalance) -> None:
@@ -310,3 +325,8 @@ class Validator:
         self.report.findings.append(finding)
         if self.strict and severity is Severity.ERROR:
             raise SieValidationError(finding)
+
+
+def _key(voucher: r.Voucher) -> str:
+    """How findings name a voucher: series and number."""
+    return f"{voucher.series} {voucher.number}".strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import date
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 import sie4
+from sie4 import parser as parser_module
 
 HEAD = b'#FLAGGA 0\n#FORMAT PC8\n#SIETYP 4\n#FNAMN "T AB"\n#RAR 0 20250101 20251231\n'
 
@@ -198,15 +200,53 @@ TRICKY_ROWS = [
     b'#TRANS 1910 {  1   "x"  } 1',
     b'#TRANS 1910 {} 1 "" "C:\\dir" 3',
     b'#RTRANS 1910 {} 1 20250110 "t" 1.5 "Eva"',
+    b'#TRANS 1910 {} 1 "" bare\r',  # CRLF: the CR is no part of the last field
+    b'#TRANS 1910 {1 "x"} 1 "" "" 3 sign\r',
+    b'#TRANS 1910 {1 "a}b"} 1',
+    b'#TRANS 1910 {1 "a{b"} 1',
+    b'#TRANS 1910 {1 "a\\"b"} 1',
+    b'#BTRANS\t1910\t{}\t-1.5\t20250110\t"t"\t2\t"s"',
+    b'  #TRANS  1910  {1 "x"}  1.50  ""  "t"  ""  "s"  ',
+    b'#TRANS 1910 {} 1 "" "t" "" "s" extra',
 ]
+TRICKY_VERS = [
+    b'#VER A 1 20250110 "x"',
+    b'#VER A 1 20250110 bare\r',
+    b'#VER "A" "" 20250110 "t" 20250111 sign\r',
+    b'#VER\tB\t7\t20250110\t""\t""\t"Eva"',
+    b'  #VER  "A \\"1\\""  12  20250110  ',
+]
+
+
+def _both_ways(body: bytes) -> tuple[sie4.Voucher, sie4.Voucher]:
+    """A running #KSUMMA turns the fast paths off, so the same lines go both ways."""
+    fast, _ = parse(body)
+    parser = sie4.Parser()
+    general = parser.feed(b"#FLAGGA 0\n#KSUMMA\n" + HEAD[10:] + body) + parser.close()
+    return fast[-1], general[-1]
 
 
 @pytest.mark.parametrize("row", TRICKY_ROWS)
 def test_fast_and_general_paths_agree(row: bytes) -> None:
-    """A running #KSUMMA turns the fast path off, so the same row goes both ways."""
-    body = b'#VER A 1 20250110 "x"\n{\n' + row + b"\n}\n"
-    fast, _ = parse(body)
-    parser = sie4.Parser()
-    general = parser.feed(b"#FLAGGA 0\n#KSUMMA\n" + HEAD[10:] + body) + parser.close()
-    assert fast[-1].rows == general[-1].rows
-    assert fast[-1] == general[-1]
+    fast, general = _both_ways(b'#VER A 1 20250110 "x"\n{\n' + row + b"\n}\n")
+    assert fast.rows == general.rows
+    assert fast == general
+    assert [r.line + 1 for r in fast.rows] == [r.line for r in general.rows]  # one more line there
+
+
+@pytest.mark.parametrize("ver", TRICKY_VERS)
+def test_fast_and_general_paths_agree_on_vouchers(ver: bytes) -> None:
+    fast, general = _both_ways(ver + b"\n{\n#TRANS 1910 {} 0\n}\n")
+    assert fast == general
+    assert fast.line + 1 == general.line
+
+
+@pytest.mark.parametrize("line", TRICKY_ROWS + TRICKY_VERS)
+def test_fast_patterns_read_the_same_without_possessive_quantifiers(line: bytes) -> None:
+    """Python 3.10 gets the fast-path patterns with plain quantifiers: same matches."""
+    for pattern in (parser_module._FAST_ROW, parser_module._FAST_VER):
+        plain = re.compile(pattern.pattern.replace(b"*+", b"*").replace(b"++", b"+"))
+        for text in (line, line.strip(), b"\t" + line):
+            expected = plain.fullmatch(text)
+            got = pattern.fullmatch(text)
+            assert (got and got.groups()) == (expected and expected.groups())
