@@ -3,6 +3,12 @@
     .venv/bin/python benchmarks/target_load.py                 # 1,000,000 rows, 250,000 vouchers
     .venv/bin/python benchmarks/target_load.py --rows 200000   # smaller
     .venv/bin/python benchmarks/target_load.py --profile sqlite  # cProfile top functions
+    .venv/bin/python benchmarks/target_load.py --only sie      # `senseworks load-sie` only
+
+Then `senseworks load-sie` of a 1,000,000-row SIE file (sie4's benchmark file, made
+with benchmarks/sie4_parse.py's `generate()`): into an empty ledger, then again over
+the year it just loaded (a reload replaces a million rows).  Goal: under 30 s and
+300 MB each.  Each run is its own child process; its peak RSS comes from wait4.
 
 Each backend runs in its own process (`target-senseworks --input FILE`), so peak RSS is
 that process's alone.  PostgreSQL: pass --pg-url, or a throwaway cluster is started
@@ -30,7 +36,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sie4_parse import generate as generate_sie
+
+import sie4
 from target_senseworks.contract import schema_message
 
 DATA = Path(__file__).resolve().parent / ".data"
@@ -132,7 +142,7 @@ def run(url: str, stream: Path) -> tuple[float, float]:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - t0
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, peak_kb / 1024
+    return seconds, peak_kb / 1024  # the largest child so far: this one, as it runs first
 
 
 def profile(url: str, stream: Path) -> None:
@@ -150,15 +160,88 @@ def profile(url: str, stream: Path) -> None:
     pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
+def timed_child(cmd: list[str]) -> tuple[float, float]:
+    """Run `cmd`; (wall seconds, that child's own peak RSS in MB)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def sie_file(rows: int) -> Path:
+    """The sie4 benchmark's file (seed 1), written once with sie4's writer and #KSUMMA."""
+    path = DATA / f"sie-{rows}.se"
+    if not path.exists():
+        t0 = time.perf_counter()
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            for chunk in sie4.iter_write(generate_sie(rows, 1), ksumma=True):
+                f.write(chunk)
+        tmp.rename(path)
+        print(f"generated {path} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return path
+
+
+def fresh_database(backend: str, cluster_url: str | None) -> str:
+    """An empty ledger database for the SIE runs."""
+    if backend == "sqlite":
+        for p in DATA.glob("bench-sie.db*"):
+            p.unlink()
+        return f"sqlite:///{DATA / 'bench-sie.db'}"
+    import psycopg  # noqa: PLC0415
+
+    assert cluster_url is not None
+    conninfo = cluster_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_sie")
+        conn.execute("CREATE DATABASE bench_sie")
+    return cluster_url.rsplit("/", 1)[0] + "/bench_sie"
+
+
+def bench_sie(rows: int, backends: list[str], pg_url: str | None
+              ) -> list[tuple[str, str, float, float]]:
+    """`senseworks load-sie` of the file: first load, then a reload over the same year."""
+    path = sie_file(rows)
+    exe = Path(sys.executable).parent / "senseworks"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "target_senseworks.cli"]
+    results = []
+    for backend in backends:
+        url = fresh_database(backend, pg_url)
+        for run in ("first load", "reload"):
+            seconds, peak = timed_child([*cmd, "--database-url", url, "load-sie", str(path)])
+            results.append((backend, run, seconds, peak))
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--sie-rows", type=int, default=1_000_000)
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--profile", choices=["sqlite", "postgresql"], default=None)
+    ap.add_argument("--only", choices=["singer", "sie"], default=None)
     args = ap.parse_args()
 
     DATA.mkdir(parents=True, exist_ok=True)
+    backends = args.backends.split(",")
+    if args.only == "sie":
+        cluster = None
+        try:
+            pg_url = args.pg_url
+            if "postgresql" in backends and not pg_url:
+                cluster = Cluster()
+                pg_url = cluster.start()
+            report_sie(args.sie_rows, bench_sie(args.sie_rows, backends, pg_url))
+        finally:
+            if cluster:
+                cluster.stop()
+        return
     stream = DATA / f"stream-{args.rows}.singer"
     if not stream.exists():
         t0 = time.perf_counter()
@@ -168,9 +251,10 @@ def main() -> None:
                   or line.startswith('{"type": "RECORD"'))
 
     cluster = None
+    pg_url = args.pg_url
     results = []
     try:
-        for backend in args.backends.split(","):
+        for backend in backends:
             if backend == "sqlite":
                 db = DATA / "bench.db"
                 for p in DATA.glob("bench.db*"):
@@ -180,12 +264,14 @@ def main() -> None:
                 url = args.pg_url
             else:
                 cluster = Cluster()
-                url = cluster.start()
+                url = pg_url = cluster.start()
             if args.profile == backend:
                 profile(url, stream)
                 continue
             seconds, peak = run(url, stream)
             results.append((backend, records, seconds, records / seconds, peak))
+        sie_results = [] if args.only == "singer" or args.profile else bench_sie(
+            args.sie_rows, backends, pg_url)
     finally:
         if cluster:
             cluster.stop()
@@ -195,6 +281,22 @@ def main() -> None:
         print(f"{backend:<12}{n:>10,}{s:>10.1f}{rate:>12,.0f}{peak:>10.0f}")
     print("\ngoal: >= 26,000 records/s (10x meltanolabs-target-postgres' ~2,600) and < 300 MB."
           "\nmeltanolabs-target-postgres comparison: not run yet (needs its own venv).")
+    if sie_results:
+        report_sie(args.sie_rows, sie_results)
+
+
+def report_sie(rows: int, results: list[tuple[str, str, float, float]]) -> None:
+    """The `load-sie` table."""
+    path = sie_file(rows)
+    print(f"\nsenseworks load-sie {path.name}: {rows:,} #TRANS rows, "
+          f"{path.stat().st_size / 1e6:.1f} MB")
+    print(f"{'backend':<12}{'run':<12}{'seconds':>10}{'rows/s':>12}{'peak MB':>10}")
+    for backend, run_name, seconds, peak in results:
+        print(f"{backend:<12}{run_name:<12}{seconds:>10.1f}{rows / seconds:>12,.0f}{peak:>10.0f}")
+    worst_s = max(s for _, _, s, _ in results)
+    worst_mb = max(m for _, _, _, m in results)
+    print(f"goal: < 30 s ({'met' if worst_s < 30 else 'NOT met'}: worst {worst_s:.1f} s) and "
+          f"< 300 MB ({'met' if worst_mb < 300 else 'NOT met'}: worst {worst_mb:.0f} MB)")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .companies import find_companies
 from .migrations import migrate
 from .models import (
     Account,
@@ -41,6 +42,7 @@ from .models import (
     DocumentSource,
     FinancialYear,
     Load,
+    LoadYear,
     VoucherSeries,
     to_cents,
 )
@@ -387,10 +389,28 @@ class LedgerLoader:
             "updated_at": dt.datetime.now(dt.timezone.utc),
         }
         with self.conn.begin():
+            self._adopt_sie_company(tenant_id, rec.get("organisation_number"))
             self._upsert(Company.__table__, [row], ["tenant_id"],
                          ["organisation_number", "name", "address"], touch=("updated_at",))
         self._companies.pop(tenant_id, None)
         self.counts["company_information"] += 1
+
+    def _adopt_sie_company(self, tenant_id: int, orgnr: str | None) -> None:
+        """A company first known from an SIE file becomes this tenant's, not a second one.
+
+        Its years (matched by start date) then meet the Fortnox years, so the source
+        policy decides between the two ledgers and documents find the SIE vouchers.
+        """
+        c = Company.__table__
+        if not orgnr or self.conn.execute(
+                select(c.c.id).where(c.c.tenant_id == tenant_id)).first() is not None:
+            return
+        candidates = [x for x in find_companies(self.conn, orgnr) if x.tenant_id is None]
+        if len(candidates) == 1:
+            self.conn.execute(update(c).where(c.c.id == candidates[0].id)
+                              .values(tenant_id=tenant_id))
+            log.info("tenant %s: adopting company %s (organisation number %s), known so far "
+                     "from SIE files only", tenant_id, candidates[0].id, orgnr)
 
     def add_financial_year(self, rec: dict[str, Any]) -> None:
         """Create or update a year, matched on its start date (SIE years have no Fortnox id)."""
@@ -738,10 +758,11 @@ class LedgerLoader:
                                 params).rowcount
                     max_id = x(text("SELECT coalesce(max(id), 0) FROM vouchers")).scalar_one()
                     inserted = x(text(
-                        "INSERT INTO vouchers (company_id, year_id, series, number,"
+                        "INSERT INTO vouchers (company_id, year_id, series, number, number_text,"
                         " transaction_date, description, comments, reference_type,"
                         " reference_number, approval_state, registration_date, content_hash,"
-                        " load_id) SELECT :c, :y, s.series, s.number, s.transaction_date,"
+                        " load_id) SELECT :c, :y, s.series, s.number, CAST(s.number AS TEXT),"
+                        " s.transaction_date,"
                         " s.description, s.comments, s.reference_type, s.reference_number,"
                         " s.approval_state, s.registration_date, s.content_hash, :load"
                         " FROM stg_vouchers s WHERE s.tenant_id = :t AND s.fy_id = :fy AND "
@@ -762,6 +783,11 @@ class LedgerLoader:
                     ), {**params, "m": max_id}).rowcount
                     now = dt.datetime.now(dt.timezone.utc)
                     values: dict[str, Any] = {}
+                    if source == "sie":
+                        # Closing balances and results came from the SIE file; Fortnox
+                        # sends neither, so they no longer describe this ledger.
+                        x(text("UPDATE account_balances SET closing = NULL, result = NULL"
+                               " WHERE year_id = :y"), params)
                     if switching:
                         values = {"ledger_source": "fortnox", "ledger_load_id": self.load_id}
                     if switching or deleted or inserted:
@@ -783,6 +809,7 @@ class LedgerLoader:
                     info.ledger_source = "fortnox"
             x(text(f"DELETE FROM stg_rows WHERE voucher_seq IN ({staged_in_year})"), params)
             x(text("DELETE FROM stg_vouchers WHERE tenant_id = :t AND fy_id = :fy"), params)
+            self._record_year(info.id, outcome)
         self._pending.pop((tenant_id, fy_id), None)
         self.counts[f"years_{outcome}"] += 1
         if outcome == "kept":
@@ -798,6 +825,24 @@ class LedgerLoader:
             log.info("%s applied: %s", label, dict(self.counts))
         if not self._pending and self.on_years_applied is not None:
             self.on_years_applied()
+
+    def _record_year(self, year_id: int, outcome: str) -> None:
+        """Note in `load_years` what this load did to the year (status shows the last)."""
+        ly = LoadYear.__table__
+        self.conn.execute(delete(ly).where(ly.c.load_id == self.load_id, ly.c.year_id == year_id))
+        self.conn.execute(ly.insert(), {"load_id": self.load_id, "year_id": year_id,
+                                        "outcome": outcome})
+
+    def _record_pending_years(self, outcome: str) -> None:
+        """Years that got vouchers but no snapshot: they were not applied."""
+        fy, co = FinancialYear.__table__, Company.__table__
+        for tenant_id, fy_id in self._pending:
+            year_id = self.conn.execute(
+                select(fy.c.id).join(co, co.c.id == fy.c.company_id)
+                .where(co.c.tenant_id == tenant_id, fy.c.fortnox_year_id == fy_id)
+            ).scalar()
+            if year_id is not None:
+                self._record_year(year_id, outcome)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -816,21 +861,22 @@ class LedgerLoader:
                    " but no voucher_snapshots record; the year was not applied")
             log.error(msg)
             self.problems.append(msg)
-        self._pending.clear()
         status = "incomplete" if self.problems else "succeeded"
-        self._finish_load(status, "\n".join(self.problems) or None)
+        self._finish_load(status, "\n".join(self.problems) or None, pending="not_applied")
+        self._pending.clear()
         return status
 
     def fail(self, error: str) -> None:
         """Record a failed load; staged data is dropped with the connection."""
         try:
             self.conn.rollback()
-            self._finish_load("failed", error)
+            self._finish_load("failed", error, pending="failed")
         finally:
             self.close()
 
-    def _finish_load(self, status: str, error: str | None) -> None:
+    def _finish_load(self, status: str, error: str | None, pending: str) -> None:
         with self.conn.begin():
+            self._record_pending_years(pending)
             self.conn.execute(
                 update(Load.__table__).where(Load.__table__.c.id == self.load_id).values(
                     status=status, error=error, counts=dict(self.counts),

@@ -7,6 +7,13 @@ binary floats.  Through this model (ORM or Core) both read back as ``Decimal``.
 Documents link to vouchers by (company, financial year, series, number) rather
 than by a voucher id, so a document still finds its voucher after the year's
 ledger has been replaced, whether by a later Fortnox load or an SIE file.
+
+Vouchers are keyed by (year, series, number_text, occurrence): Fortnox numbers
+are integers, but real SIE files carry numbers that are not (empty in 4I files,
+"2010-001") and numbers repeated within a series (BL Administration writes every
+asset-register voucher as "# 1").  `number` holds the integer when there is one,
+`number_text` the number exactly as the source wrote it, and `occurrence` counts
+repeats in file order, so no voucher is lost and export writes each one back.
 """
 
 from __future__ import annotations
@@ -153,6 +160,23 @@ class Load(Base):
     settings: Mapped[dict[str, Any] | None] = mapped_column(Json)
     counts: Mapped[dict[str, Any] | None] = mapped_column(Json)
     error: Mapped[str | None] = mapped_column(Text)
+    #: Findings of an SIE load (`sie4` and the loader's own), capped; see `counts`.
+    findings: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)
+
+
+class LoadYear(Base):
+    """Which years a load touched and what it did to each (applied, kept, refused, ...).
+
+    Lets `senseworks status` show a year's last load, whatever its outcome.
+    """
+
+    __tablename__ = "load_years"
+    __table_args__ = (UniqueConstraint("load_id", "year_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    load_id: Mapped[int] = mapped_column(ForeignKey("loads.id"))
+    year_id: Mapped[int] = mapped_column(ForeignKey("financial_years.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
 
 
 class Company(Base):
@@ -210,6 +234,8 @@ class Account(Base):
     active: Mapped[bool | None] = mapped_column(Boolean)
     sru: Mapped[str | None] = mapped_column(String(16))
     vat_code: Mapped[str | None] = mapped_column(String(16))
+    #: SIE #KTYP: T asset, S liability/equity, K cost, I income; None means "by number".
+    account_type: Mapped[str | None] = mapped_column(String(1))
 
 
 class AccountBalance(Base):
@@ -240,16 +266,26 @@ class VoucherSeries(Base):
 
 
 class Voucher(Base):
-    """A voucher (verifikation); `content_hash` lets a replay skip unchanged vouchers."""
+    """A voucher (verifikation); `content_hash` lets a replay skip unchanged vouchers.
+
+    `number` is NULL when the source's number is not an integer; `number_text` is
+    always set (``str(number)`` for Fortnox); `occurrence` is 1 unless the same
+    (series, number_text) came earlier in the same SIE file.
+    """
 
     __tablename__ = "vouchers"
-    __table_args__ = (UniqueConstraint("year_id", "series", "number"),)
+    __table_args__ = (
+        UniqueConstraint("year_id", "series", "number_text", "occurrence"),
+        Index("ix_vouchers_number", "year_id", "series", "number"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     year_id: Mapped[int] = mapped_column(ForeignKey("financial_years.id"))
     series: Mapped[str] = mapped_column(String(16))
-    number: Mapped[int] = mapped_column(BigInteger)
+    number: Mapped[int | None] = mapped_column(BigInteger)
+    number_text: Mapped[str] = mapped_column(String(32))
+    occurrence: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     transaction_date: Mapped[dt.date] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(Text)
     comments: Mapped[str | None] = mapped_column(Text)
@@ -259,6 +295,8 @@ class Voucher(Base):
     registration_date: Mapped[dt.date | None] = mapped_column(Date)
     content_hash: Mapped[str | None] = mapped_column(String(32))
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
+    #: SIE #VER sign (who registered it); Fortnox does not say.
+    signature: Mapped[str | None] = mapped_column(String(200))
 
     year: Mapped[FinancialYear] = relationship(back_populates="vouchers")
     rows: Mapped[list[VoucherRow]] = relationship(
@@ -299,6 +337,11 @@ class VoucherRow(Base):
     project: Mapped[str | None] = mapped_column(String(64))
     quantity: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What only SIE rows carry: their own date, objects of dimensions other than
+    #: 1 (cost centre) and 6 (project) as [[dimension, object], ...], and a sign.
+    transaction_date: Mapped[dt.date | None] = mapped_column(Date)
+    objects: Mapped[list[list[str]] | None] = mapped_column(Json)
+    signature: Mapped[str | None] = mapped_column(String(200))
 
 
 class Document(Base):
@@ -361,6 +404,7 @@ class DocumentLink(Base):
             foreign(DocumentLink.year_id) == Voucher.year_id,
             foreign(DocumentLink.series) == Voucher.series,
             foreign(DocumentLink.number) == Voucher.number,
+            Voucher.occurrence == 1,  # a number an SIE file repeats: the first one
         ),
         viewonly=True,
         uselist=False,

@@ -1,8 +1,8 @@
-"""Load a year's ledger as SIE-sourced, through the model.
+"""A test helper: put given vouchers and balances into a year as an SIE-sourced ledger.
 
-The minimal core of the future ``senseworks load-sie`` command (which will parse the
-file with `sie4`): replacing a year's ledger with given vouchers and balances in one
-transaction and setting its ``ledger_source`` to ``sie``.
+Part 1's policy tests use it to set up an SIE year without a file, keyed by tenant.
+The real load, from a file through `sie4`, is `sie_load.load_sie_file`
+(``senseworks load-sie``); this helper writes the same columns the simple way.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def load_sie_year(
         for v in vouchers:
             voucher = Voucher(
                 company_id=company.id, year_id=year.id, series=v.series, number=v.number,
+                number_text=str(v.number),
                 transaction_date=v.transaction_date, description=v.description,
                 registration_date=v.registration_date, load_id=load.id,
             )

@@ -123,7 +123,11 @@ def run_target(url: str, stream: Stream | str, **config: Any) -> list[dict[str, 
     return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
 
 
-def dump(url: str, *, skip: tuple[str, ...] = ("loads",)) -> dict[str, list[tuple[Any, ...]]]:
+#: Load bookkeeping (what ran, when, with what outcome), not ledger content.
+LOAD_TABLES = ("loads", "load_years")
+
+
+def dump(url: str, *, skip: tuple[str, ...] = LOAD_TABLES) -> dict[str, list[tuple[Any, ...]]]:
     """Every table's rows, sorted: equal dumps mean an unchanged ledger."""
     engine = create_engine(url)
     meta = MetaData()
