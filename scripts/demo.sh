@@ -28,7 +28,10 @@ export TAP_FORTNOX_API_URL="http://127.0.0.1:$port" TAP_FORTNOX_AUTH_URL="http:/
 
 mkdir -p output
 echo "== starting the Fortnox sandbox on 127.0.0.1:$port (log: output/sandbox.log)"
-.venv/bin/fortnox-sandbox serve --port "$port" --profile demo > output/sandbox.log 2>&1 &
+# Three companies with three years each; 300 vouchers a year keeps the first run (every
+# document downloaded at Fortnox's real 25 requests per 5 s) to a couple of minutes.
+.venv/bin/fortnox-sandbox serve --port "$port" --profile demo --vouchers-per-year 300 \
+  > output/sandbox.log 2>&1 &
 sandbox=$!
 trap 'kill $sandbox 2>/dev/null || true; wait $sandbox 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -37,8 +40,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-echo "== meltano run tap-fortnox target-senseworks"
-$MELTANO run tap-fortnox target-senseworks
+# A new ledger needs whole years: if output/senseworks.db is not there (a fresh clone, or
+# it was deleted while Meltano's state was kept), read everything again.
+refresh=()
+[ -f output/senseworks.db ] || refresh=(--full-refresh)
+echo "== meltano run ${refresh[*]} tap-fortnox target-senseworks"
+$MELTANO run "${refresh[@]}" tap-fortnox target-senseworks
 
 echo "== senseworks status"
 .venv/bin/senseworks status --database-url "sqlite:///$PWD/output/senseworks.db"

@@ -163,6 +163,7 @@ class AttachmentsStream(FortnoxStream):
     primary_keys = ("tenant_id", "file_id")
     schema = ATTACHMENTS_SCHEMA
     STATE_MSG_FREQUENCY = 100  # the bookmark is saved every 100 files: a crash loses little
+    emitted_files = 0  # documents emitted in this run, for the run's summary line
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -259,8 +260,10 @@ class AttachmentsStream(FortnoxStream):
                 in_a_row = 0
                 emitted.add(EmittedSet.key(tenant, doc, level))
                 count += 1
+                self.emitted_files = count
                 if count % self.STATE_MSG_FREQUENCY == 0:  # the SDK writes STATE after this record
                     self.stream_state[STATE_KEY] = emitted.dump()
+                    self.logger.info("attachments: %d of %d documents done", count, len(todo))
                 yield record
                 if release:  # written already: let the base64 text go before the next download is read
                     record["content"] = None

@@ -234,10 +234,11 @@ class TapFortnox(Tap):
     def _close_connection(self) -> None:
         if "connection" in self.__dict__:
             connection = self.connection
-            if "ledger" in self.__dict__:
-                years, vouchers, rows = self.ledger.totals
-                self.logger.info("tap-fortnox: %d financial years, %d vouchers and %d rows sent "
-                                 "in %.1f s", years, vouchers, rows, time.monotonic() - self._started)
+            years, vouchers, rows = self.ledger.totals if "ledger" in self.__dict__ else (0, 0, 0)
+            files = sum(getattr(s, "emitted_files", 0) for s in self.streams.values())
+            self.logger.info("tap-fortnox: %d financial years, %d vouchers, %d rows and %d documents "
+                             "sent in %.1f s", years, vouchers, rows, files,
+                             time.monotonic() - getattr(self, "_started", time.monotonic()))
             self.logger.info("Fortnox: %s", connection.summary())
             connection.close()
             del self.__dict__["connection"]
