@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from fortnox_sandbox.testing import Sandbox, running_sandbox
 
@@ -89,13 +90,16 @@ def dump_ledger(meltano: Meltano) -> dict[str, list[tuple[Any, ...]]]:
         return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in LEDGER_TABLES}
 
 
-def vouchers_by_year(meltano: Meltano, tenant: int) -> dict[str, tuple[int, int]]:
-    with ledger(meltano) as db:
-        rows = db.execute(
+def vouchers_by_year(meltano: Meltano, tenant: int, url: str | None = None) -> dict[str, tuple[int, int]]:
+    """Vouchers and rows per financial year in the ledger (SQLite by default, or `url`)."""
+    engine = create_engine(url or meltano.env["TARGET_SENSEWORKS_DATABASE_URL"])
+    with engine.connect() as db:
+        rows = db.execute(text(
             "SELECT y.start_date, count(DISTINCT v.id), count(r.id) FROM vouchers v"
             " JOIN financial_years y ON y.id = v.year_id JOIN companies c ON c.id = y.company_id"
-            " LEFT JOIN voucher_rows r ON r.voucher_id = v.id WHERE c.tenant_id = ?"
-            " GROUP BY y.start_date", (tenant,)).fetchall()
+            " LEFT JOIN voucher_rows r ON r.voucher_id = v.id WHERE c.tenant_id = :t"
+            " GROUP BY y.start_date"), {"t": tenant}).fetchall()
+    engine.dispose()
     return {str(start): (n, rows) for start, n, rows in rows}
 
 

@@ -28,6 +28,17 @@ def test_main_job_loads_the_company_books(meltano, sandbox) -> None:
     assert sources == [("fortnox",)]
 
 
+def test_main_job_into_postgresql(meltano, sandbox, pg_cluster) -> None:
+    url = pg_cluster.create_database("e2e_ledger")
+    pg = {"TARGET_SENSEWORKS_DATABASE_URL": url}
+    last_ok(meltano("run", "tap-fortnox", "target-senseworks", env=pg))
+    assert vouchers_by_year(meltano, KVARNBACKEN, url) == books_by_year(sandbox, KVARNBACKEN)
+    sandbox.reset_counters()
+    last_ok(meltano("run", "tap-fortnox", "target-senseworks", env=pg))  # incremental
+    assert vouchers_by_year(meltano, KVARNBACKEN, url) == books_by_year(sandbox, KVARNBACKEN)
+    assert not DOWNLOADS & set(sandbox.counters())
+
+
 def test_second_run_is_incremental_and_changes_nothing(meltano, sandbox) -> None:
     last_ok(meltano("run", "tap-fortnox", "target-senseworks"))
     before = dump_ledger(meltano)

@@ -13,12 +13,12 @@ import itertools
 from pathlib import Path
 
 import pytest
-from conftest import PgCluster
 from ledgerstream import query
 from siefiles import ORGNR, ROOT, cli, simple_year, unchanged
 
 import sie4
 from sie4.files import validate_file
+from tests.postgres import PgCluster
 
 CORPUS = sorted((ROOT / "tests" / "sie4" / "malformed").glob("*.se"))
 HEAD = (b'#FLAGGA 0\n#PROGRAM "Test" 1.0\n#FORMAT PC8\n#GEN 20250115\n#SIETYP 4\n'

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PgCluster
 from ledgerstream import Stream, run_target
 from siefiles import ORGNR, cli, sie_records, simple_year, voucher, write_sie
 
 from target_senseworks import cli as cli_module
 from target_senseworks import progress
+from tests.postgres import PgCluster
 
 SCRIPT = Path(sys.executable).parent / "senseworks"
 

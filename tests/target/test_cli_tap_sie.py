@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import PgCluster
 from ledgerstream import query, run_target
 from siefiles import cli
 
 from fortnox_sandbox.testing import Sandbox, running_sandbox
+from tests.postgres import PgCluster
 
 TAP = Path(sys.executable).parent / "tap-fortnox"
 TIME_SCALE = 10.0  # the sandbox's 5-second rate window shrunk tenfold, as in the tap's tests
