@@ -106,6 +106,7 @@ class YearExtraction:
         self.stash: dict[VoucherKey, list[Record]] = {}  # rows waiting for the child stream
         self.sent_vouchers = 0
         self.sent_rows = 0
+        self.expected: int | None = None  # vouchers this run will send, once known (progress)
 
     @property
     def label(self) -> str:
@@ -179,7 +180,8 @@ class YearExtraction:
             self.sent_vouchers += 1
             self.sent_rows += len(rows)
             if self.sent_vouchers % PROGRESS_EVERY == 0:
-                of = f" of {len(self.changed)}" if self.status == CHANGED else ""
+                expected = len(self.changed) if self.status == CHANGED else self.expected
+                of = f" of {expected}" if expected else ""
                 logger.info("%s: %d%s vouchers sent, %d rows", self.label, self.sent_vouchers, of,
                             self.sent_rows)
         if self.status == FULL:
@@ -223,6 +225,7 @@ class YearExtraction:
             for page in self._pages("/3/vouchers", "Vouchers"):
                 for item in page.items:
                     listed[_item_key(item)] = tuple(item.get(f) for f in _LIST_FIELDS)
+            self.expected = len(listed)
         for attempt in range(1, SIE_TRIES + 1):
             seen: set[VoucherKey] = set()
             try:
