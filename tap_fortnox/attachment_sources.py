@@ -171,7 +171,7 @@ def _attachments(connection: FortnoxConnection, invoices: dict[str, VoucherKey])
                                       {"entitytype": "F", "entityid": ",".join(batch)})
         try:
             items = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise FortnoxAPIError(f"{call}: the answer is not JSON") from None
         if not isinstance(items, list):
             raise FortnoxAPIError(f"{call}: expected a JSON list, got {type(items).__name__}")

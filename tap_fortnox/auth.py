@@ -189,7 +189,7 @@ class FortnoxAuthenticator:
             raise RetriableError(f"{call}: HTTP {response.status_code}", status=response.status_code)
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = {}
         if response.status_code != 200 or "access_token" not in body:
             error = body.get("error") if isinstance(body, dict) else None

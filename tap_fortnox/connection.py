@@ -124,7 +124,7 @@ class FortnoxConnection:
         response = self.request("GET", path, params, endpoint=endpoint)
         try:
             body = response.json(parse_float=Decimal)
-        except ValueError:
+        except (ValueError, RecursionError):  # malformed, or nested beyond any real answer
             kind = response.headers.get("Content-Type", "unknown content")
             raise FortnoxAPIError(f"GET {path}: expected JSON, got {kind}: {scrub(response.text, 120)}",
                                   status=response.status_code, path=path) from None
@@ -295,7 +295,7 @@ def _error_information(response: requests.Response) -> tuple[int | None, str]:
     """Fortnox's error code and message, from whichever shape the endpoint uses."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, ""
     if not isinstance(body, dict):
         return None, ""

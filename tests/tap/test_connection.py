@@ -297,3 +297,17 @@ def test_token_request_reset_after_sending_is_not_repeated(tmp_path: Path) -> No
             auth.access_token()
         auth.stop()
         assert m.call_count == 1
+
+
+def test_a_json_bomb_is_a_clear_error(mock: requests_mock.Mocker) -> None:
+    """Nesting deep enough to exhaust the decoder's recursion: an error naming the call."""
+    mock.get(f"{API}/3/financialyears", text="[" * 100_000 + "]" * 100_000,
+             headers={"Content-Type": "application/json"})
+    with pytest.raises(FortnoxAPIError, match=r"GET /3/financialyears: expected JSON"):
+        conn().get_json("/3/financialyears")
+
+
+def test_error_bodies_that_are_json_bombs_still_give_the_status(mock: requests_mock.Mocker) -> None:
+    mock.get(f"{API}/3/financialyears", status_code=400, text="[" * 100_000 + "]" * 100_000)
+    with pytest.raises(FortnoxAPIError, match="HTTP 400"):
+        conn().get_json("/3/financialyears")
