@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from .errors import FortnoxAPIError
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -26,8 +28,21 @@ def text(value: Any) -> str | None:
     return value or None
 
 
-def money(value: Any) -> Decimal:
-    return (Decimal(str(value)) if value not in (None, "") else ZERO).quantize(CENT)
+def money(value: Any, what: str = "an amount") -> Decimal:
+    """An exact amount in öre precision; anything else is refused, never rounded.
+
+    Fortnox sends amounts as JSON numbers (read as Decimal) and, in places, as strings.
+    """
+    if value in (None, ""):
+        return ZERO
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise FortnoxAPIError(f"Fortnox sent {what} that is not a number: {str(value)[:40]!r}") from None
+    if not amount.is_finite() or amount != amount.quantize(CENT):
+        raise FortnoxAPIError(f"Fortnox sent {what} that is not a whole number of öre: "
+                              f"{str(value)[:40]!r}; refusing to round it")
+    return amount.quantize(CENT)
 
 
 def quantity(value: Any) -> Decimal | None:
@@ -64,7 +79,7 @@ def row_record(*, account: Any, debit: Any, credit: Any, description: Any,
                transaction_information: Any, cost_center: Any, project: Any, quantity_: Any,
                removed: bool, row_index: int) -> Record:
     """One `voucher_rows` record without its voucher key (the child stream adds it)."""
-    d, c = money(debit), money(credit)
+    d, c = money(debit, "a row's debit"), money(credit, "a row's credit")
     return {
         "row_index": row_index,
         "account": str(account),

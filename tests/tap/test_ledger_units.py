@@ -11,9 +11,10 @@ import requests_mock
 
 from tap_fortnox.auth import FortnoxAuthenticator
 from tap_fortnox.connection import FortnoxConnection
-from tap_fortnox.errors import FortnoxConfigError
+from tap_fortnox.errors import FortnoxAPIError, FortnoxConfigError
 from tap_fortnox.keyset import count, from_ranges, to_ranges
 from tap_fortnox.ledger import CHANGED, FULL, UNCHANGED, YearExtraction, lastmodified_text
+from tap_fortnox.ledger_records import money
 from tap_fortnox.ratelimit import SlidingWindowLimiter
 from tap_fortnox.sie_rows import SieBroken, sie_vouchers
 from tap_fortnox.years import select_years
@@ -206,3 +207,18 @@ def test_plan_reads_the_year_again_when_fortnox_counts_more_than_it_can_explain(
 def test_a_bookmark_of_another_company_is_ignored() -> None:
     year = YearExtraction(_conn(), 43, YEAR, mode="sie", bookmark=BOOKMARK)
     assert year.plan() == FULL
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (Decimal("100.5"), Decimal("100.50")), ("100.50", Decimal("100.50")), (7, Decimal("7.00")),
+    ("", Decimal("0.00")), (None, Decimal("0.00")), ("-0.01", Decimal("-0.01")),
+])
+def test_amounts_as_numbers_or_strings_are_exact(value, expected) -> None:
+    assert money(value) == expected
+    assert str(money(value)) == str(expected)
+
+
+@pytest.mark.parametrize("value", ["abc", "1,50", "NaN", "Infinity", Decimal("100.005"), "1e-5"])
+def test_amounts_that_are_not_exact_money_are_refused(value) -> None:
+    with pytest.raises(FortnoxAPIError, match=r"refusing to round|not a number"):
+        money(value, "a row's debit")
