@@ -189,6 +189,16 @@ class TapFortnox(Tap):
             self._close_connection()
             self.logger.error("tap-fortnox stopped: %s", e)
             raise SystemExit(1) from None
+        except (KeyError, TypeError, ValueError, ArithmeticError) as e:
+            # An answer of a shape the tap does not know (a field missing, a type changed):
+            # say so in one line; the traceback is for whoever debugs it.
+            self._close_connection()
+            self.logger.debug("tap-fortnox stopped", exc_info=True)
+            self.logger.error("tap-fortnox stopped: an answer from Fortnox did not have the shape "
+                              "the tap expects (%s: %s). Run with --log-level debug for the details "
+                              "and report it: this is an API change or a tap bug.",
+                              type(e).__name__, str(e)[:200])
+            raise SystemExit(1) from None
         finally:
             self._close_connection()
 

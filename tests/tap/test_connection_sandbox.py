@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import socket
@@ -177,3 +179,24 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_an_answer_of_an_unexpected_shape_is_one_clear_line(sandbox, monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A voucher list item without its series (an API change): no traceback, a clear stop."""
+    from fortnox_sandbox import shapes  # noqa: PLC0415 - patched for this test only
+
+    original = shapes.voucher_list_item
+
+    def without_series(base, voucher):
+        item = original(base, voucher)
+        item.pop("VoucherSeries")
+        return item
+
+    monkeypatch.setattr(shapes, "voucher_list_item", without_series)
+    tap = TapFortnox(config=service_config(sandbox), parse_env_config=False)
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()):
+        tap.sync_all()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "did not have the shape the tap expects (KeyError: 'VoucherSeries')" in errors[-1].message
+    assert not any(r.exc_info for r in errors)  # the traceback only at debug level
