@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from fortnox_sandbox.testing import Sandbox, running_sandbox
 
@@ -106,3 +108,27 @@ def test_a_kill_outside_a_refresh_leaves_a_usable_token_store(tmp_path) -> None:
                                        "refresh_token": sb.issue_refresh_token(sb.tenant_ids[0])})
         assert pipeline.run(kill=("tap", 1.5)).killed == "tap"
         assert pipeline.run().ok, pipeline.stderr()[-2000:]
+
+
+def test_a_hostile_file_name_is_data_not_a_path(tmp_path) -> None:
+    """A document named like a path traversal (and ".pdf" on a PNG): stored as data, nothing more."""
+    escape = f"../../../../{tmp_path.name}-escaped.pdf"
+    with running_sandbox(seed=3, profile="tiny", companies=1, years=1, time_scale=SCALE) as sb:
+        tenant = sb.tenant_ids[0]
+        company = sb.books.companies[tenant]
+        year = company.years[0]
+        series, number = next(iter(company.vouchers[year.id]))
+        answer = requests.post(f"{sb.admin_url}/tenants/{tenant}/files", timeout=10, json={
+            "voucher": {"financial_year_id": year.id, "series": series, "number": number},
+            "name": escape, "kind": "png"})
+        assert answer.status_code == 201, answer.text
+        name = answer.json()["File"]["Name"]  # the name as Fortnox holds it
+        assert name.startswith(escape)
+        pipeline = Pipeline(sb, tmp_path / "run", tenant, rate_limit_window=5.0 / SCALE)
+        assert pipeline.run().ok, pipeline.stderr()[-2000:]
+    with sqlite3.connect(pipeline.ledger_url.removeprefix("sqlite:///")) as db:
+        stored = db.execute("SELECT d.content_type, s.file_name FROM documents d JOIN document_sources s"
+                            " ON s.document_id = d.id WHERE s.file_name = ?", (name,)).fetchall()
+    assert stored == [("image/png", name)]  # the bytes decide the type; the name is kept as data
+    assert not list(tmp_path.parent.glob(f"{tmp_path.name}-escaped*"))
+    assert not list(Path("/").glob(f"*{tmp_path.name}-escaped*"))
