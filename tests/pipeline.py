@@ -1,8 +1,8 @@
 """Run tap-fortnox | target-senseworks as real processes, the way Meltano does, and kill them.
 
-The target's STATE messages are saved as they come (Meltano keeps the last one the
+The target's state lines are saved as they come (Meltano keeps the last one the
 target emitted, even for a failed run) and handed to the next run's tap with
-`--state`. `run(kill=...)` sends SIGKILL to the tap, the target, or both after a
+`--state`: a resumed run really resumes. `run(kill=...)` sends SIGKILL to the tap, the target, or both after a
 delay. Used by the reliability tests and by benchmarks/reliability.py.
 """
 
@@ -52,6 +52,7 @@ class Pipeline:
     tap_extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.states_saved = 0
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ledger_url = f"sqlite:///{self.workdir / 'ledger.db'}"
         self.state_file = self.workdir / "state.json"
@@ -99,16 +100,18 @@ class Pipeline:
         return RunResult(tap_rc, target_rc, killed, time.monotonic() - started)
 
     def _save_states(self, target: subprocess.Popen[bytes]) -> None:
+        """Keep the last state the target emitted: each line on its stdout is the whole state."""
         assert target.stdout is not None
         for line in target.stdout:
             try:
-                message = json.loads(line)
+                state = json.loads(line)
             except ValueError:
                 continue
-            if message.get("type") == "STATE":
+            if isinstance(state, dict):
                 tmp = self.state_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps(message["value"]))
+                tmp.write_text(json.dumps(state))
                 tmp.replace(self.state_file)
+                self.states_saved += 1
 
     def converge(self, tries: int = 3) -> RunResult:
         """Run until a run succeeds (a resumed run after a kill should need one)."""

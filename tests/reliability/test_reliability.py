@@ -56,6 +56,18 @@ def test_a_killed_run_converges_to_the_clean_ledger(sandbox, clean, tmp_path, se
     assert not (clean.rows() - pipeline.rows())  # no row lost
     assert not (pipeline.rows() - clean.rows())  # no row duplicated
     assert "Traceback" not in pipeline.stderr()
+    assert pipeline.states_saved  # the runs handed their committed state on, as Meltano does
+
+
+def test_the_harness_resumes_from_the_saved_state(sandbox, clean, tmp_path) -> None:
+    """A second run after a clean one is incremental: the saved state reaches the tap."""
+    pipeline = _pipeline(sandbox, tmp_path)
+    assert pipeline.run().ok
+    state = json.loads(pipeline.state_file.read_text())
+    assert state["bookmarks"]["voucher_snapshots"]["partitions"]
+    assert pipeline.run().ok
+    assert "unchanged (0 changed vouchers" in pipeline.stderr()
+    assert pipeline.digest() == clean.digest()
 
 
 def test_hostile_fortnox_still_gives_the_clean_ledger(sandbox, clean, tmp_path) -> None:
@@ -132,3 +144,28 @@ def test_a_hostile_file_name_is_data_not_a_path(tmp_path) -> None:
     assert stored == [("image/png", name)]  # the bytes decide the type; the name is kept as data
     assert not list(tmp_path.parent.glob(f"{tmp_path.name}-escaped*"))
     assert not list(Path("/").glob(f"*{tmp_path.name}-escaped*"))
+
+
+def test_secrets_never_reach_the_ledger_state_or_logs(tmp_path) -> None:
+    """A sentinel client secret and the run's real tokens, through a good run and a failed one."""
+    secret = "SENTINEL-SECRET-4f9c2a"
+    failing = {"kind": "status", "status": 500, "path": "^/3/financialyears", "every": 1}
+    with running_sandbox(seed=3, profile="tiny", companies=1, years=1, time_scale=SCALE,
+                         client_secret=secret) as sb:
+        tenant = sb.tenant_ids[0]
+        refresh = sb.issue_refresh_token(tenant)
+        pipeline = Pipeline(sb, tmp_path, tenant, rate_limit_window=5.0 / SCALE,
+                            tap_extra={"tenant_id": "", "refresh_token": refresh, "max_retries": 1,
+                                       "token_store_path": str(tmp_path / "store" / "tokens.json")})
+        assert pipeline.run().ok, pipeline.stderr()[-2000:]
+        sb.set_faults(failing)
+        assert not pipeline.run(timeout=120).ok
+    store = json.loads((tmp_path / "store" / "tokens.json").read_text())
+    sentinels = [secret, refresh, store["refresh_token"], store["access_token"]]
+    artefacts = [tmp_path / "ledger.db", tmp_path / "state.json", tmp_path / "stderr.log"]
+    artefacts += list(tmp_path.glob("ledger.db-*"))  # SQLite's WAL and shared memory files
+    for path in artefacts:
+        data = path.read_bytes()
+        for sentinel in sentinels:
+            assert sentinel.encode() not in data, f"{sentinel[:12]}... in {path.name}"
+    assert oct((tmp_path / "store" / "tokens.json").stat().st_mode & 0o777) == "0o600"
