@@ -19,15 +19,25 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import random
+import signal
+import subprocess
 import sys
 import tempfile
+import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.pipeline
 
+from sqlalchemy import create_engine
+
 from fortnox_sandbox.testing import running_sandbox
 from tap_fortnox.tap import TapFortnox
+from target_senseworks.ledger.digest import ledger_digest, ledger_rows
+from tests.e2e.conftest import ROOT as MELTANO_ROOT
+from tests.e2e.conftest import _ensure_meltano
 from tests.pipeline import Pipeline
 
 SCALE = 10.0
@@ -96,8 +106,64 @@ def token_chain(n: int, root: Path) -> dict:
             finally:
                 tap._close_connection()
             out["runs"] += 1
-        json.loads((root / "tokens.json").read_text())  # the store is intact at the end
+        if n:
+            json.loads((root / "tokens.json").read_text())  # the store is intact at the end
     return out
+
+
+def meltano_kills(n: int, seed: int, root: Path) -> dict:
+    """SIGKILL of `meltano run` (its whole process group) mid-sync, then `meltano run --force`."""
+    meltano = str(_ensure_meltano())
+    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "MELTANO_CLI_DISABLE_VERSION_CHECK": "true", "MELTANO_SYS_DIR_ROOT": str(root / "msys"),
+           "TAP_FORTNOX_INCLUDE_ATTACHMENT_CONTENT": "false"}  # keep each run to seconds
+    subprocess.run([meltano, "install"], cwd=MELTANO_ROOT, env=env, check=True, capture_output=True)
+    out = {"runs": 0, "kills": 0, "equal": 0, "lost": 0, "duplicated": 0, "failed": 0}
+    rnd = random.Random(seed)
+    # The dev environment's tenant (7212532) exists in every seed-1 sandbox.
+    with running_sandbox(seed=1, profile="tiny", companies=1, years=2, vouchers_per_year=400) as sb:
+        env.update(TAP_FORTNOX_API_URL=sb.api_url, TAP_FORTNOX_AUTH_URL=sb.auth_url)
+
+        def run(name: str, *args: str, kill_at: float | None = None) -> tuple[int, float]:
+            run_env = {**env, "MELTANO_DATABASE_URI": f"sqlite:///{root / name}-meltano.db",
+                       "TARGET_SENSEWORKS_DATABASE_URL": f"sqlite:///{root / name}-ledger.db"}
+            started = time.monotonic()
+            proc = subprocess.Popen([meltano, "run", *args, "tap-fortnox", "target-senseworks"],
+                                    cwd=MELTANO_ROOT, env=run_env, start_new_session=True,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if kill_at is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(kill_at)
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    out["kills"] += 1
+            return proc.wait(600), time.monotonic() - started
+
+        rc, span = run("clean")
+        assert rc == 0, "the clean meltano run failed"
+        clean = create_engine(f"sqlite:///{root / 'clean'}-ledger.db")
+        clean_digest, clean_rows = ledger_digest(clean), _rows(clean)
+        for i in range(n):
+            name = f"mkill-{i}"
+            run(name, kill_at=rnd.uniform(1.0, span))
+            out["runs"] += 1
+            rc = 1
+            for _ in range(3):
+                rc, _ = run(name, "--force")
+                out["runs"] += 1
+                if rc == 0:
+                    break
+            out["failed"] += rc != 0
+            engine = create_engine(f"sqlite:///{root / name}-ledger.db")
+            out["equal"] += ledger_digest(engine) == clean_digest
+            rows = _rows(engine)
+            out["lost"] += sum((clean_rows - rows).values())
+            out["duplicated"] += sum((rows - clean_rows).values())
+    return out
+
+
+def _rows(engine) -> Counter:
+    return Counter(values for table, values in ledger_rows(engine) if table == "voucher_rows")
 
 
 def main() -> None:
@@ -105,6 +171,7 @@ def main() -> None:
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--hostile", type=int, default=5)
     p.add_argument("--refreshes", type=int, default=1000)
+    p.add_argument("--meltano-kills", type=int, default=20)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--vouchers", type=int, default=1500, help="vouchers per year (2 years)")
     args = p.parse_args()
@@ -119,6 +186,7 @@ def main() -> None:
         h = hostile(sb, root, clean, args.hostile)
         rows = sum(clean.rows().values())
     t = token_chain(args.refreshes, root)
+    m = meltano_kills(args.meltano_kills, args.seed, root) if args.meltano_kills else None
     print(f"Clean run: {rows} voucher rows in {first.seconds:.1f} s; ledger digest {clean.digest()[:16]}\n")
     print("| campaign | pipelines | runs | faults injected | kills | failed at the end | "
           "digest equal | rows lost | rows duplicated |")
@@ -127,6 +195,10 @@ def main() -> None:
           f"{k['failed']} | {k['equal']}/{args.kills} | {k['lost']} | {k['duplicated']} |")
     print(f"| hostile profile | {args.hostile} | {h['runs']} | {h['faults']} | - | {h['failed']} | "
           f"{h['equal']}/{args.hostile} | {h['lost']} | {h['duplicated']} |")
+    if m is not None:
+        print(f"| SIGKILL of meltano run, then --force | {args.meltano_kills} | {m['runs']} | - | "
+              f"{m['kills']} | {m['failed']} | {m['equal']}/{args.meltano_kills} | {m['lost']} | "
+              f"{m['duplicated']} |")
     print(f"\nToken chain: {t['runs']} runs, {t['refreshes']} refreshes, {t['breaks']} breaks.")
 
 

@@ -70,13 +70,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "attachments": _obj(
         {"tenant_id": _I, "file_id": _S, "module": _S, "file_name": _NS, "content_type": _NS,
-         "size": _NI, "sha256": _S,
+         "size": _NI, "sha256": _NS,  # null when the tap sent no bytes (metadata only)
          "vouchers": {"type": "array", "items": {"type": "object", "properties": {
              "financial_year_id": _I, "series": _S, "number": _I}}},
          "source": {"type": ["object", "null"], "properties": {"type": _S, "number": _NS}},
          "content": {"type": ["string", "null"], "contentEncoding": "base64"},
          "skipped_reason": _NS},
-        ["tenant_id", "file_id", "sha256"],
+        ["tenant_id", "file_id"],
     ),
 }
 

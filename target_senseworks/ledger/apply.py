@@ -552,6 +552,11 @@ class LedgerLoader:
         """Check a document's bytes against its sha256 and buffer it (bounded in bytes)."""
         key = _key(rec, ("tenant_id", "file_id"))
         sha = rec.get("sha256")
+        if sha is None and rec.get("content") is None:
+            # No bytes and no hash (the tap ran metadata-only, or the file was over its size
+            # limit): documents are stored by their hash, so there is nothing to store yet.
+            self.counts["documents_without_content"] += 1
+            return
         if not isinstance(sha, str) or len(sha) != 64:
             raise LoadError("attachments", key, f"sha256 {sha!r} is not a sha256 hex digest")
         sha = sha.lower()

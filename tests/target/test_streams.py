@@ -236,3 +236,22 @@ def test_document_stored_once_and_content_filled_later(db_url: str) -> None:
     run_target(db_url, Stream().attachment("f-1", data, [(3, "A", 2)]))
     assert sorted(query(db_url, "SELECT s.file_id, l.number FROM document_links l JOIN "
                         "document_sources s ON s.id = l.source_id")) == [("f-1", 2), ("f-2", 2)]
+
+
+def test_documents_without_bytes_are_counted_not_refused(db_url: str) -> None:
+    """The tap's metadata-only mode (and files over its size limit) send no bytes and no hash."""
+    s = Stream().company().year(3, "2025-01-01", "2025-12-31")
+    s.voucher(3, "A", 1, "2025-01-10", [("1930", "1"), ("3001", "-1")])
+    s.snapshot(3, {"A": [(1, 1)]})
+    s.record("attachments", {
+        "tenant_id": T1, "file_id": "f-1", "module": "accounting", "file_name": "kvitto.pdf",
+        "content_type": None, "size": None, "sha256": None,
+        "vouchers": [{"financial_year_id": 3, "series": "A", "number": 1}],
+        "source": {"type": "voucher", "number": "A 1"}, "content": None,
+        "skipped_reason": "metadata only (include_attachment_content is false)"})
+    run_target(db_url, s)
+    assert query(db_url, "SELECT count(*) FROM documents") == [(0,)]
+    [(counts,)] = query(db_url, "SELECT counts FROM loads")
+    counts = counts if isinstance(counts, dict) else json.loads(counts)
+    assert counts["documents_without_content"] == 1
+    assert query(db_url, "SELECT count(*) FROM vouchers") == [(1,)]  # the load succeeded
