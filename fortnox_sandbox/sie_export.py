@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date
 
 from sie4 import records as sie
+from sie4.writer import write
 
 from . import chart
 from .books import Company, FinancialYear, VoucherRow
-from .errors import SYSTEM_EXCEPTION, FortnoxError
 
 COST_CENTER_DIM = "1"
 PROJECT_DIM = "6"
@@ -128,10 +128,6 @@ def sie_bytes(
     from_date: date | None = None,
     to_date: date | None = None,
 ) -> bytes:
-    """CP437 bytes from `sie4.writer`; 500 if the writer is not available in this build."""
-    try:
-        from sie4 import writer  # noqa: PLC0415 - the writer lands separately
-    except ImportError:  # pragma: no cover - only while sie4.writer is being written
-        raise FortnoxError(500, SYSTEM_EXCEPTION, "SIE writer not available") from None
-    return writer.write(sie_records(c, year, generated, from_date, to_date))
+    """The export's CP437 bytes, written by sie4 (as Fortnox's own export is PC8)."""
+    return write(sie_records(c, year, generated, from_date, to_date))
 
