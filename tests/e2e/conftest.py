@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from fortnox_sandbox.testing import Sandbox, running_sandbox
+from target_senseworks.ledger.digest import LEDGER_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO_VENV = ROOT / ".venv-meltano"
@@ -78,10 +79,6 @@ def sandbox(meltano: Meltano) -> Iterator[Sandbox]:
 
 def ledger(meltano: Meltano) -> sqlite3.Connection:
     return sqlite3.connect(meltano.env["TARGET_SENSEWORKS_DATABASE_URL"].removeprefix("sqlite:///"))
-
-
-LEDGER_TABLES = ("companies", "financial_years", "accounts", "account_balances", "voucher_series",
-                 "vouchers", "voucher_rows", "documents", "document_sources", "document_links")
 
 
 def dump_ledger(meltano: Meltano) -> dict[str, list[tuple[Any, ...]]]:
