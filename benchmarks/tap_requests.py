@@ -120,7 +120,8 @@ def ledger(args: argparse.Namespace) -> None:
         for mode in args.modes.split(","):
             config = {"api_url": sb.api_url, "auth_url": sb.auth_url, "client_id": sb.client_id,
                       "client_secret": sb.client_secret, "tenant_id": str(tenant),
-                      "ledger_extraction": mode, "rate_limit_window": 5.0 / scale}
+                      "ledger_extraction": mode, "rate_limit_window": 5.0 / scale,
+                      "attachment_modules": []}  # the ledger's own cost: documents are --attachments
             with tempfile.TemporaryDirectory() as tmp:
                 work = Path(tmp)
                 time.sleep(5.0 / scale + 0.2)  # an empty rate window, as between scheduled runs
