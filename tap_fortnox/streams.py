@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+from singer_sdk import metrics
+
 from . import schemas
 from .client import FortnoxStream, YearStream
 from .errors import FortnoxAPIError
@@ -155,6 +157,18 @@ class VoucherRowsStream(YearStream):
         """The SDK's "Beginning sync" for every voucher is noise at INFO: keep it for debugging."""
         super().log(message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs)
 
+    # Two METRIC lines per voucher would drown the log (and cost more CPU than writing the
+    # rows); the parent's metrics and the per-year progress lines say what happens.
+    def get_record_counter(self, **kwargs: Any) -> metrics.Counter:
+        counter = super().get_record_counter(**kwargs)
+        counter.logger = _QUIET_METRICS
+        return counter
+
+    def get_sync_timer(self) -> metrics.Timer:
+        timer = super().get_sync_timer()
+        timer.logger = _QUIET_METRICS
+        return timer
+
 
 class VoucherSnapshotsStream(YearStream):
     """Per financial year, the complete set of voucher keys: the deletion contract.
@@ -180,6 +194,11 @@ class VoucherSnapshotsStream(YearStream):
         bookmark = year.new_bookmark()
         if bookmark is not None:
             self.get_context_state(context)[self.BOOKMARK] = bookmark
+
+
+#: Where the voucher_rows child stream's metrics go: nowhere below WARNING.
+_QUIET_METRICS = logging.getLogger("singer_sdk.metrics.voucher_rows")
+_QUIET_METRICS.setLevel(logging.WARNING)
 
 
 def _required(item: dict[str, Any], key: str, call: str) -> Any:

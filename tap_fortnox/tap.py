@@ -9,7 +9,6 @@ from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.metrics import MetricExclusionFilter
 
 from . import streams
 from .attachments import ATTACHMENT_SETTINGS, AttachmentsStream
@@ -176,11 +175,6 @@ class TapFortnox(Tap):
 
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final
         self._started = time.monotonic()
-        # One METRIC line per voucher (the rows are a child stream) would drown the log;
-        # the year streams' own metrics and the progress lines say what happens.
-        metrics_logger = logging.getLogger("singer_sdk.metrics")
-        if not any(isinstance(f, MetricExclusionFilter) for f in metrics_logger.filters):
-            metrics_logger.addFilter(MetricExclusionFilter(tags={"stream": "voucher_rows"}))
         try:
             self._sync_in_order()
         except FortnoxError as e:
