@@ -15,11 +15,15 @@ minute precision, so consecutive runs overlap by up to a minute; a voucher seen 
 that overlap is compared with the fingerprint the previous run kept and is not re-sent
 unless it changed.  Rows come from one SIE export per year (`sie`) or one detail GET per
 voucher through the worker pool (`rest`); both give the same records.
+
+While one year is written, the next one is read ahead on a worker thread
+(read_ahead.py): its plan, accounts, series, SIE export and voucher list.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import closing
 from datetime import date, datetime, timedelta, timezone
@@ -33,6 +37,7 @@ from .connection import server_time
 from .errors import FortnoxAPIError
 from .keyset import VoucherKey
 from .ledger_records import Record, digest, rest_rows, voucher_record
+from .read_ahead import MISSING, Listing, Parts, ReadAhead, Step
 from .sie_rows import SieBroken, sie_vouchers
 from .years import STOCKHOLM
 
@@ -53,6 +58,12 @@ PROGRESS_EVERY = 2000
 CLOCK_MARGIN = timedelta(minutes=5)
 _LIST_FIELDS = ("TransactionDate", "Description", "Comments", "ReferenceType", "ReferenceNumber",
                 "ApprovalState")
+#: A read-ahead SIE export stays in memory up to this size, then goes to a temporary file.
+SIE_SPOOL_BYTES = 8 << 20
+SIE_CHUNK = 1 << 16
+# The parts of a year that are read ahead, in the order they are read.
+PLAN, ACCOUNTS, SERIES, SIE, LIST, OVERLAP = ("plan", "accounts", "voucher series", "SIE export",
+                                              "voucher list", "overlap")
 
 
 def lastmodified_text(instant: datetime) -> str:
@@ -106,7 +117,10 @@ class YearExtraction:
         self.stash: dict[VoucherKey, list[Record]] = {}  # rows waiting for the child stream
         self.sent_vouchers = 0
         self.sent_rows = 0
-        self.expected: int | None = None  # vouchers this run will send, once known (progress)
+        self.listing: Listing | None = None  # the voucher list of a full read
+        self.ahead: Parts | None = None  # what the read-ahead worker hands over
+        self._read_ahead: ReadAhead | None = None
+        self.opened = False  # the main thread has started on this year
 
     @property
     def label(self) -> str:
@@ -120,7 +134,38 @@ class YearExtraction:
             return None
         return lastmodified_text(datetime.fromisoformat(self.bookmark["cutoff"]))
 
+    def read_ahead(self, worker: ReadAhead, streams: set[str]) -> None:
+        """Queue on the worker, once, what the selected `streams` will need of this year;
+        `plan` and the readers below take what it hands over."""
+        if self.ahead is not None:
+            return
+        self.ahead, self._read_ahead = Parts(), worker
+        steps = [Step(PLAN, self._make_plan)]
+        if "accounts" in streams:
+            steps.append(Step(ACCOUNTS, self._read_accounts))
+        if "voucher_series" in streams:
+            steps.append(Step(SERIES, self._read_voucher_series))
+        # rest mode's work is the detail requests, which go through the worker pool
+        if self.mode == "sie" and streams & {"vouchers", "voucher_rows", "voucher_snapshots"}:
+            steps += [Step(SIE, self._download_sie, keep_going=True),
+                      Step(LIST, self._read_listing_ahead)]
+            if streams & {"vouchers", "voucher_rows"}:
+                steps.append(Step(OVERLAP, self._read_overlap_ahead))
+        worker.schedule(self.ahead, steps)
+
+    def _ahead(self, part: str, *, once: bool = False) -> object:
+        """A part from the read-ahead worker (waiting for it), its error, or MISSING."""
+        return MISSING if self.ahead is None else self.ahead.take(part, once=once)
+
     def plan(self) -> str:
+        if self.status is None:
+            self._ahead(PLAN)  # the worker's plan, or its error raised here
+        if self.status is None:
+            self._make_plan()
+        assert self.status is not None
+        return self.status
+
+    def _make_plan(self) -> str:
         if self.status is not None:
             return self.status
         if self.bookmark is None:
@@ -151,17 +196,25 @@ class YearExtraction:
 
     # --- accounts and series -----------------------------------------------------------
 
-    def accounts(self) -> Iterator[dict[str, Any]]:
+    def accounts(self) -> list[dict[str, Any]]:
         """The chart: in full when the year changed, else only what changed since the cut-off."""
-        since = self.previous_cutoff if self.plan() == UNCHANGED else None
-        for page in self._pages("/3/accounts", "Accounts", lastmodified=since):
-            yield from page.items
+        items = self._ahead(ACCOUNTS)
+        return self._read_accounts() if items is MISSING else items  # type: ignore[return-value]
 
-    def voucher_series(self) -> Iterator[dict[str, Any]]:
+    def voucher_series(self) -> list[dict[str, Any]]:
+        items = self._ahead(SERIES)
+        return self._read_voucher_series() if items is MISSING else items  # type: ignore[return-value]
+
+    def _read_accounts(self) -> list[dict[str, Any]]:
+        since = self.previous_cutoff if self.plan() == UNCHANGED else None
+        return [item for page in self._pages("/3/accounts", "Accounts", lastmodified=since)
+                for item in page.items]
+
+    def _read_voucher_series(self) -> list[dict[str, Any]]:
         if self.plan() == UNCHANGED:
-            return
-        for page in self._pages("/3/voucherseries", "VoucherSeriesCollection"):
-            yield from page.items
+            return []
+        return [item for page in self._pages("/3/voucherseries", "VoucherSeriesCollection")
+                for item in page.items]
 
     # --- vouchers ------------------------------------------------------------------------
 
@@ -180,23 +233,39 @@ class YearExtraction:
             self.sent_vouchers += 1
             self.sent_rows += len(rows)
             if self.sent_vouchers % PROGRESS_EVERY == 0:
-                expected = len(self.changed) if self.status == CHANGED else self.expected
+                expected = (len(self.changed) if self.status == CHANGED
+                            else self.listing.total if self.listing else None)
                 of = f" of {expected}" if expected else ""
                 logger.info("%s: %d%s vouchers sent, %d rows", self.label, self.sent_vouchers, of,
                             self.sent_rows)
         if self.status == FULL:
             self._keep_overlap_fingerprints()
         self.complete = True
+        self.listing = None  # the year is done: its list need not stay in memory
+        if self.ahead is not None:
+            self.ahead.discard(LIST)
 
     def _keep_overlap_fingerprints(self) -> None:
         """After a full read, keep the fingerprints of only the vouchers the next run's
         `lastmodified` window will list again (one request; usually an empty page)."""
+        again = self._ahead(OVERLAP)
+        if again is MISSING or again is None:
+            again = self._read_overlap()
+        self.recent = {k: v for k, v in self.recent.items() if k in again}  # type: ignore[operator]
+
+    def _read_overlap(self) -> set[str]:
+        """The vouchers that `lastmodified=<this run's cut-off>` lists (usually none).
+
+        When this is asked does not matter for correctness: a voucher changed after it
+        only loses its fingerprint, and the next run sends it again."""
         assert self.cutoff is not None
-        again = {_key_text(_item_key(item))
-                 for page in self._pages("/3/vouchers", "Vouchers",
-                                         lastmodified=lastmodified_text(self.cutoff))
-                 for item in page.items}
-        self.recent = {k: v for k, v in self.recent.items() if k in again}
+        return {_key_text(_item_key(item))
+                for page in self._pages("/3/vouchers", "Vouchers",
+                                        lastmodified=lastmodified_text(self.cutoff))
+                for item in page.items}
+
+    def _read_overlap_ahead(self) -> set[str] | None:
+        return self._read_overlap() if self.status == FULL else None
 
     def ensure_keys(self) -> set[VoucherKey]:
         """The year's key set, reading what is needed if the vouchers were not all read."""
@@ -220,19 +289,15 @@ class YearExtraction:
         yield from self._from_rest()
 
     def _from_sie(self) -> Iterator[tuple[VoucherKey, Record, list[Record]]]:
-        listed: dict[VoucherKey, tuple[Any, ...]] = {}
-        if self.status == FULL:  # the list adds what SIE lacks; compact, to keep memory flat
-            for page in self._pages("/3/vouchers", "Vouchers"):
-                for item in page.items:
-                    listed[_item_key(item)] = tuple(item.get(f) for f in _LIST_FIELDS)
-            self.expected = len(listed)
+        # A full read takes what SIE lacks from the voucher list, compact to keep memory flat.
+        listing = self._listing() if self.status == FULL else None
         for attempt in range(1, SIE_TRIES + 1):
             seen: set[VoucherKey] = set()
             try:
-                for sv in self._sie_export():
+                for sv in self._sie_export(first=attempt == 1):
                     seen.add(sv.key)
-                    if self.status == FULL:
-                        fields = listed.get(sv.key)
+                    if listing is not None:
+                        fields = listing.get(sv.key)
                         base = (voucher_record(self.tenant_id, self.year_id,
                                                {"VoucherSeries": sv.series, "VoucherNumber": sv.number,
                                                 **dict(zip(_LIST_FIELDS, fields, strict=True))})
@@ -253,13 +318,62 @@ class YearExtraction:
             self.keys = seen
             return
 
-    def _sie_export(self) -> Iterator[Any]:
+    def _listing(self) -> Listing:
+        """The year's voucher list: as the read-ahead worker fills it, or read here."""
+        listing = self._ahead(LIST)
+        if listing is MISSING or listing is None:
+            listing = Listing()
+            listing.fill(self._list_pages())
+        self.listing = listing  # type: ignore[assignment]
+        return listing  # type: ignore[return-value]
+
+    def _list_pages(self) -> Iterator[tuple[dict[VoucherKey, tuple[Any, ...]], int | None]]:
+        for page in self._pages("/3/vouchers", "Vouchers"):
+            yield ({_item_key(item): tuple(item.get(f) for f in _LIST_FIELDS)
+                    for item in page.items}, page.total)
+
+    def _read_listing_ahead(self) -> Listing | None:
+        if self.status != FULL:
+            return None
+        listing = Listing()
+        assert self.ahead is not None
+        self.ahead.put(LIST, listing)  # the main thread may start on it at once
+        listing.fill(self._list_pages())
+        return listing
+
+    def _sie_export(self, *, first: bool) -> Iterator[Any]:
+        """The export's vouchers: the first try takes the body the worker read ahead."""
+        body = self._ahead(SIE, once=True) if first else MISSING
+        if body is MISSING or body is None:
+            response = self._request_sie()
+            with closing(response):
+                yield from sie_vouchers(response.iter_content(SIE_CHUNK), from_date=self.from_date,
+                                        to_date=self.to_date)
+            return
+        with body:  # type: ignore[attr-defined]
+            body.seek(0)  # type: ignore[attr-defined]
+            chunks = iter(lambda: body.read(SIE_CHUNK), b"")  # type: ignore[attr-defined]
+            yield from sie_vouchers(chunks, from_date=self.from_date, to_date=self.to_date)
+
+    def _request_sie(self) -> requests.Response:
         response = self.connection.request("GET", "/3/sie/4", {"financialyear": self.year_id},
                                            endpoint=SIE_ENDPOINT, stream=True, accept="*/*")
         self._clock(server_time(response))
-        with closing(response):
-            yield from sie_vouchers(response.iter_content(1 << 16), from_date=self.from_date,
-                                    to_date=self.to_date)
+        return response
+
+    def _download_sie(self) -> Any:
+        """Worker: the whole export into a spooled file, before the year is written."""
+        if self.plan() == UNCHANGED:
+            return None
+        spool = tempfile.SpooledTemporaryFile(SIE_SPOOL_BYTES)  # noqa: SIM115  # handed over
+        try:
+            with closing(self._request_sie()) as response:
+                for chunk in response.iter_content(SIE_CHUNK):
+                    spool.write(chunk)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
 
     def _from_rest(self) -> Iterator[tuple[VoucherKey, Record, list[Record]]]:
         if self.status == FULL:
@@ -350,6 +464,8 @@ class YearExtraction:
         for page in self.connection.pages(path, root, params, **kwargs):
             self._clock(page.server_time)
             yield page
+            if self._read_ahead is not None:
+                self._read_ahead.check()  # a run that is ending asks for no more pages
 
     def _clock(self, when: datetime | None) -> None:
         if self.cutoff is None:
@@ -361,24 +477,38 @@ class Ledger:
 
     def __init__(self, connection: FortnoxConnection, tenant_id: int,
                  years: list[Mapping[str, Any]], *, mode: str, state: Mapping[str, Any],
-                 bookmark_stream: str, bookmark_key: str) -> None:
+                 bookmark_stream: str, bookmark_key: str, streams: set[str]) -> None:
         self.connection = connection
         self.tenant_id = tenant_id
         self.years = years
         self.mode = mode
         self._bookmarks = self._read_bookmarks(state, bookmark_stream, bookmark_key)
         self._years: dict[int, YearExtraction] = {}
+        self._worker = ReadAhead()
+        self._streams = streams  # the selected streams: what is worth reading ahead
 
     @property
     def totals(self) -> tuple[int, int, int]:
         """Years read, vouchers and rows sent so far in this run."""
-        years = self._years.values()
-        return (len(self._years), sum(y.sent_vouchers for y in years), sum(y.sent_rows for y in years))
+        years = [y for y in self._years.values() if y.opened]
+        return (len(years), sum(y.sent_vouchers for y in years), sum(y.sent_rows for y in years))
 
     def partitions(self) -> list[dict[str, Any]]:
         return [{"tenant_id": self.tenant_id, "financial_year_id": int(y["Id"])} for y in self.years]
 
     def year(self, year_id: int) -> YearExtraction:
+        """The year's extraction; the first time, the year after it starts reading ahead."""
+        extraction = self._years.get(year_id) or self._extraction(year_id)
+        if not extraction.opened:
+            extraction.opened = True
+            extraction.read_ahead(self._worker, self._streams)
+            ids = [int(y["Id"]) for y in self.years]
+            following = ids[ids.index(year_id) + 1:]
+            if following:
+                self._extraction(following[0]).read_ahead(self._worker, self._streams)
+        return extraction
+
+    def _extraction(self, year_id: int) -> YearExtraction:
         if year_id not in self._years:
             year = next((y for y in self.years if int(y["Id"]) == year_id), None)
             if year is None:
@@ -387,6 +517,10 @@ class Ledger:
                                                   mode=self.mode,
                                                   bookmark=self._bookmarks.get(year_id))
         return self._years[year_id]
+
+    def close(self) -> None:
+        """Stop reading ahead: no new request; the one in flight, if any, completes."""
+        self._worker.close()
 
     def _read_bookmarks(self, state: Mapping[str, Any], stream: str,
                         key: str) -> dict[int, Mapping[str, Any]]:

@@ -167,9 +167,10 @@ class TapFortnox(Tap):
         mode = self.config.get("ledger_extraction") or "sie"
         if mode not in LEDGER_MODES:
             raise FortnoxConfigError(f"ledger_extraction must be one of {LEDGER_MODES}, not {mode!r}")
+        selected = {s.name for s in self.streams.values() if s.selected}
         return Ledger(self.connection, self.tenant_id, self.selected_years, mode=mode,
                       state=self.state, bookmark_stream=streams.VoucherSnapshotsStream.name,
-                      bookmark_key=streams.VoucherSnapshotsStream.BOOKMARK)
+                      bookmark_key=streams.VoucherSnapshotsStream.BOOKMARK, streams=selected)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -236,9 +237,12 @@ class TapFortnox(Tap):
             stream.finalize_state_progress_markers()
 
     def _close_connection(self) -> None:
+        ledger = self.__dict__.pop("ledger", None)  # a later sync plans afresh
+        if ledger is not None:
+            ledger.close()
         if "connection" in self.__dict__:
             connection = self.connection
-            years, vouchers, rows = self.ledger.totals if "ledger" in self.__dict__ else (0, 0, 0)
+            years, vouchers, rows = ledger.totals if ledger is not None else (0, 0, 0)
             files = sum(getattr(s, "emitted_files", 0) for s in self.streams.values())
             self.logger.info("tap-fortnox: %d financial years, %d vouchers, %d rows and %d documents "
                              "sent in %.1f s", years, vouchers, rows, files,

@@ -1,0 +1,198 @@
+"""Reading the next financial year ahead: the hand-over between the worker and the main thread."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tap_fortnox.errors import FortnoxAPIError
+from tap_fortnox.read_ahead import MISSING, Listing, Parts, ReadAhead, Step, Stopped
+from tap_fortnox.tap import TapFortnox
+
+from .conftest import service_config
+
+
+def _later(seconds: float, fn: Any, *args: Any) -> threading.Thread:
+    thread = threading.Thread(target=lambda: (time.sleep(seconds), fn(*args)))
+    thread.start()
+    return thread
+
+
+def test_a_part_is_waited_for_and_its_error_is_raised_where_it_is_needed() -> None:
+    parts = Parts()
+    _later(0.05, parts.put, "accounts", [1, 2])
+    assert parts.take("accounts") == [1, 2]
+    parts.fail("plan", FortnoxAPIError("GET /3/vouchers: HTTP 403"))
+    with pytest.raises(FortnoxAPIError, match="403"):
+        parts.take("plan")
+    # a part the worker never reached: the main thread reads it itself
+    _later(0.05, parts.finish)
+    assert parts.take("voucher list") is MISSING
+
+
+def test_a_body_taken_once_is_read_by_the_main_thread_the_second_time() -> None:
+    parts = Parts()
+    parts.put("SIE export", b"body")
+    assert parts.take("SIE export", once=True) == b"body"
+    assert parts.take("SIE export", once=True) is MISSING  # closed after the first reading
+    parts.fail("other", OSError("reset"))
+    with pytest.raises(OSError, match="reset"):
+        parts.take("other", once=True)
+    assert parts.take("other", once=True) is MISSING  # the retry asks Fortnox itself
+
+
+def test_the_list_hands_over_each_key_as_its_page_arrives() -> None:
+    listing = Listing()
+    pages = [({("A", 1): "a1", ("A", 2): "a2"}, 3), ({("A", 3): "a3"}, 3)]
+    release = threading.Event()
+
+    def slow_pages() -> Any:
+        yield pages[0]
+        release.wait(5)
+        yield pages[1]
+
+    filler = threading.Thread(target=listing.fill, args=(slow_pages(),))
+    filler.start()
+    assert listing.get(("A", 1)) == "a1"  # before the second page exists
+    assert listing.total == 3 and len(listing) == 2
+    release.set()
+    assert listing.get(("A", 3)) == "a3"
+    assert listing.get(("B", 1)) is None  # not in the complete list
+    filler.join()
+
+
+def test_a_list_that_fails_midway_raises_for_whoever_waits() -> None:
+    listing = Listing()
+
+    def broken() -> Any:
+        yield {("A", 1): "a1"}, 2
+        raise FortnoxAPIError("GET /3/vouchers: HTTP 500 (gave up after 8 tries)")
+
+    with pytest.raises(FortnoxAPIError):
+        listing.fill(broken())
+    assert listing.get(("A", 1)) == "a1"
+    with pytest.raises(FortnoxAPIError, match="gave up"):
+        listing.get(("A", 2))
+
+
+def test_steps_run_in_order_and_a_failure_stops_those_after_it_unless_marked() -> None:
+    worker = ReadAhead()
+    ran: list[str] = []
+
+    def step(name: str, fail: bool = False) -> Step:
+        def read() -> str:
+            ran.append(name)
+            if fail:
+                raise FortnoxAPIError(f"{name} failed")
+            return name
+        return Step(name, read, keep_going=name == "sie")
+
+    year1, year2 = Parts(), Parts()
+    worker.schedule(year1, [step("plan"), step("sie", fail=True), step("list"), step("accounts", True),
+                            step("series")])
+    worker.schedule(year2, [step("plan2")])
+    assert year2.take("plan2") == "plan2"
+    worker.close()
+    assert ran == ["plan", "sie", "list", "accounts", "plan2"]  # year 1 before year 2
+    assert year1.take("list") == "list"
+    with pytest.raises(FortnoxAPIError, match="sie failed"):
+        year1.take("sie")
+    assert year1.take("series") is MISSING
+
+
+def test_close_stops_the_worker_before_its_next_request() -> None:
+    worker = ReadAhead()
+    started, release = threading.Event(), threading.Event()
+    pages_read: list[int] = []
+
+    def long_part() -> None:
+        for page in range(1, 100):
+            worker.check()
+            pages_read.append(page)
+            started.set()
+            release.wait(5)
+
+    parts = Parts()
+    worker.schedule(parts, [Step("voucher list", long_part), Step("after", lambda: "x")])
+    assert started.wait(5)
+    _later(0.05, release.set)
+    worker.close()  # waits for the page in flight, then the worker stops
+    assert pages_read == [1]  # stopping was set before the page in flight returned
+    assert parts.take("after") is MISSING
+    with pytest.raises(Stopped):
+        worker.check()
+
+
+class _Output(io.StringIO):
+    """Stdout that holds the main thread when year 1's snapshot is written, until year 2's
+    SIE export has been asked for: only a worker reading ahead can ask for it then."""
+
+    def __init__(self, asked: threading.Event) -> None:
+        super().__init__()
+        self.asked = asked
+        self.asked_before_snapshot: bool | None = None
+
+    def write(self, s: str) -> int:
+        if self.asked_before_snapshot is None and '"stream":"voucher_snapshots"' in s:
+            self.asked_before_snapshot = self.asked.wait(10)
+        return super().write(s)
+
+
+def test_the_next_year_is_read_while_the_current_one_is_written(sandbox) -> None:
+    tenant = sandbox.tenant_ids[0]
+    tap = TapFortnox(config=service_config(sandbox, tenant, attachment_modules=[]),
+                     parse_env_config=False)
+    connection = tap.connection
+    years = [int(y["Id"]) for y in tap.selected_years]
+    asked = threading.Event()
+    calls: list[tuple[str, str, Any]] = []
+    request = connection.request
+
+    def spy(method: str, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        calls.append((threading.current_thread().name, path, (params or {}).get("financialyear")))
+        if path == "/3/sie/4" and (params or {}).get("financialyear") == years[1]:
+            asked.set()
+        return request(method, path, params, **kw)
+
+    connection.request = spy  # type: ignore[method-assign]
+    out = _Output(asked)
+    with contextlib.redirect_stdout(out):
+        tap.sync_all()
+    assert out.asked_before_snapshot is True
+    # every year's reads came from the worker; the main thread only wrote
+    ledger_calls = [(thread, path) for thread, path, year in calls if year in years]
+    assert ledger_calls and all(thread.startswith("fortnox-read-ahead") for thread, _ in ledger_calls)
+    # and the records are the same as ever: one snapshot per year, after its vouchers
+    messages = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    snapshots = [m["record"]["financial_year_id"] for m in messages
+                 if m["type"] == "RECORD" and m["stream"] == "voucher_snapshots"]
+    assert snapshots == years
+
+
+def test_only_what_the_selected_streams_need_is_read_ahead(sandbox) -> None:
+    """A run for the chart of accounts alone must not fetch SIE exports or voucher lists."""
+    tenant = sandbox.tenant_ids[0]
+    config = service_config(sandbox, tenant, attachment_modules=[])
+    catalog = TapFortnox(config=config, parse_env_config=False).catalog_dict
+    wanted = {"company_information", "financial_years", "accounts"}
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in wanted
+    sandbox.reset_counters()
+    tap = TapFortnox(config=config, catalog=catalog, parse_env_config=False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        tap.sync_all()
+    counts = sandbox.counters(tenant)
+    assert counts["/3/accounts"] == len(tap.selected_years)
+    assert not {"/3/sie/{type}", "/3/vouchers", "/3/voucherseries"} & set(counts)
+    streams = {json.loads(line)["stream"] for line in out.getvalue().splitlines()
+               if line.startswith('{"type":"RECORD"')}
+    assert streams == wanted
