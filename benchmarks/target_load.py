@@ -1,21 +1,40 @@
-"""Benchmark: replay a generated Singer stream into target-senseworks (SQLite, PostgreSQL).
+"""Benchmark: one generated Singer stream into target-senseworks and meltanolabs-target-postgres.
 
     .venv/bin/python benchmarks/target_load.py                 # 1,000,000 rows, 250,000 vouchers
+    .venv/bin/python benchmarks/target_load.py --only singer   # the comparison, no load-sie
     .venv/bin/python benchmarks/target_load.py --rows 200000   # smaller
-    .venv/bin/python benchmarks/target_load.py --profile sqlite  # cProfile top functions
+    .venv/bin/python benchmarks/target_load.py --backends sqlite,postgresql  # ours only
+    .venv/bin/python benchmarks/target_load.py --profile postgresql  # cProfile top functions
     .venv/bin/python benchmarks/target_load.py --only sie      # `senseworks load-sie` only
+
+The stream (benchmarks/.data/stream-ROWS.singer, written once by `generate`) holds the
+contract's SCHEMA messages (with key_properties), a company, a year, ROWS/4 vouchers
+each followed by its 4 rows, the year's snapshot and a STATE.  The SAME file is
+replayed into each backend:
+
+* ``sqlite``: target-senseworks into a fresh SQLite file;
+* ``postgresql``: target-senseworks into PostgreSQL (database ``bench_senseworks``);
+* ``meltanolabs``: meltanolabs-target-postgres 0.8.1, the issue's reference, on the
+  same PostgreSQL cluster (database ``bench_meltanolabs``, recreated each run) with
+  ``use_copy: true`` and its defaults otherwise (record validation on, record
+  metadata columns, batches of 10,000 rows merged on the key properties).  It runs
+  from its own virtual environment, benchmarks/.data/venv-target-postgres, created
+  (``python -m venv`` + ``pip install meltanolabs-target-postgres==0.8.1``) when missing.
+
+Each target runs in its own child process (``... --config CFG --input STREAM``); its
+wall time and its own peak RSS (``os.wait4``) are measured, and the rows it loaded are
+counted afterwards (a run that loaded the wrong number of vouchers or rows fails the
+benchmark).  The table gives records/s, peak MB, the ratio of each of ours to
+meltanolabs' records/s and the 1-minute load average at the end of each run (the
+machine may be shared); the goal (>= 10x meltanolabs' records/s into SQLite and
+PostgreSQL, < 300 MB) is judged from the measured numbers.  PostgreSQL: pass
+--pg-url (its user must be allowed to create databases), or a throwaway cluster is
+started from /usr/lib/postgresql/*/bin (as the `postgres` user when run as root).
 
 Then `senseworks load-sie` of a 1,000,000-row SIE file (sie4's benchmark file, made
 with benchmarks/sie4_parse.py's `generate()`): into an empty ledger, then again over
 the year it just loaded (a reload replaces a million rows).  Goal: under 30 s and
 300 MB each.  Each run is its own child process; its peak RSS comes from wait4.
-
-Each backend runs in its own process (`target-senseworks --input FILE`), so peak RSS is
-that process's alone.  PostgreSQL: pass --pg-url, or a throwaway cluster is started
-from /usr/lib/postgresql/*/bin (as the `postgres` user when run as root).
-
-Not yet here: the same stream into meltanolabs-target-postgres 0.8.1 in its own venv
-(the issue's reference, about 2,600 records/s on this kind of machine).
 """
 
 from __future__ import annotations
@@ -26,13 +45,13 @@ import glob
 import json
 import os
 import pstats
-import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,6 +63,11 @@ import sie4
 from target_senseworks.contract import schema_message
 
 DATA = Path(__file__).resolve().parent / ".data"
+MELTANOLABS = "meltanolabs-target-postgres"
+MELTANOLABS_VERSION = "0.8.1"
+MELTANOLABS_VENV = DATA / "venv-target-postgres"
+BACKENDS = ("sqlite", "postgresql", "meltanolabs")
+GOAL_RATIO, GOAL_MB = 10.0, 300.0
 TENANT = 1234567
 ACCOUNTS = ["1510", "1930", "2440", "2611", "2640", "3001", "4010", "5010", "6110", "6570"]
 
@@ -131,18 +155,76 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def run(url: str, stream: Path) -> tuple[float, float]:
-    """Run the target CLI in a child; returns (seconds, peak RSS MB of the child)."""
-    cfg = stream.parent / "bench-config.json"
-    cfg.write_text(json.dumps({"database_url": url}))
-    exe = Path(sys.executable).parent / "target-senseworks"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "target_senseworks.target"]
-    t0 = time.perf_counter()
-    subprocess.run([*cmd, "--config", str(cfg), "--input", str(stream)], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, peak_kb / 1024  # the largest child so far: this one, as it runs first
+def pg_database(url: str, name: str) -> str:
+    """(Re)create database `name` on `url`'s server; its URL."""
+    import psycopg  # noqa: PLC0415
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    sa_url = make_url(url).set(drivername="postgresql+psycopg")
+    conninfo = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return sa_url.set(database=name).render_as_string(hide_password=False)
+
+
+def meltanolabs_exe(venv: Path = MELTANOLABS_VENV) -> Path:
+    """target-postgres from its own venv, which is created (or fixed) when needed."""
+    python, exe = venv / "bin" / "python", venv / "bin" / "target-postgres"
+    version = f"import importlib.metadata as m; print(m.version({MELTANOLABS!r}))"
+    if python.exists() and exe.exists():
+        found = subprocess.run([str(python), "-c", version], check=False, capture_output=True,
+                               text=True)
+        if found.returncode == 0 and found.stdout.strip() == MELTANOLABS_VERSION:
+            return exe
+    print(f"installing {MELTANOLABS}=={MELTANOLABS_VERSION} into {venv}", file=sys.stderr)
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                    f"{MELTANOLABS}=={MELTANOLABS_VERSION}"], check=True)
+    if not exe.exists():
+        sys.exit(f"{exe} missing after installing {MELTANOLABS}")
+    return exe
+
+
+def senseworks_cmd(name: str) -> list[str]:
+    """Our console script, or its module when the script is not installed."""
+    exe = Path(sys.executable).parent / name
+    module = {"target-senseworks": "target_senseworks.target",
+              "senseworks": "target_senseworks.cli"}[name]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", module]
+
+
+def run_target(backend: str, url: str, stream: Path, exe: Path | None = None
+               ) -> tuple[float, float]:
+    """Replay `stream` into one backend in a child; (wall seconds, its peak RSS MB)."""
+    cfg = DATA / f"bench-config-{backend}.json"
+    if backend == "meltanolabs":
+        assert exe is not None
+        cfg.write_text(json.dumps({"sqlalchemy_url": url, "use_copy": True}))
+        cmd = [str(exe)]
+    else:
+        cfg.write_text(json.dumps({"database_url": url}))
+        cmd = senseworks_cmd("target-senseworks")
+    return timed_child([*cmd, "--config", str(cfg), "--input", str(stream)],
+                       log=DATA / f"bench-{backend}.log")
+
+
+def loaded(backend: str, url: str) -> tuple[int, int]:
+    """(vouchers, voucher rows) the backend's tables hold after its run."""
+    schema = "melty." if backend == "meltanolabs" else ""
+    sql = [f"SELECT count(*) FROM {schema}vouchers", f"SELECT count(*) FROM {schema}voucher_rows"]
+    if backend == "sqlite":
+        import sqlite3  # noqa: PLC0415
+
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+            v, r = (db.execute(q).fetchone()[0] for q in sql)
+        return v, r
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        v, r = (conn.execute(q).fetchone()[0] for q in sql)  # type: ignore[index]
+    return v, r
 
 
 def profile(url: str, stream: Path) -> None:
@@ -160,16 +242,18 @@ def profile(url: str, stream: Path) -> None:
     pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
-def timed_child(cmd: list[str]) -> tuple[float, float]:
-    """Run `cmd`; (wall seconds, that child's own peak RSS in MB)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+def timed_child(cmd: list[str], log: Path | None = None) -> tuple[float, float]:
+    """Run `cmd` (stderr to `log`); (wall seconds, that child's own peak RSS in MB)."""
+    log = log or DATA / "bench-child.log"
+    with log.open("wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+        tail = log.read_bytes()[-3000:].decode(errors="replace")
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}), see {log}:\n{tail}")
     return seconds, usage.ru_maxrss / 1024
 
 
@@ -193,27 +277,21 @@ def fresh_database(backend: str, cluster_url: str | None) -> str:
         for p in DATA.glob("bench-sie.db*"):
             p.unlink()
         return f"sqlite:///{DATA / 'bench-sie.db'}"
-    import psycopg  # noqa: PLC0415
-
     assert cluster_url is not None
-    conninfo = cluster_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_sie")
-        conn.execute("CREATE DATABASE bench_sie")
-    return cluster_url.rsplit("/", 1)[0] + "/bench_sie"
+    return pg_database(cluster_url, "bench_sie")
 
 
 def bench_sie(rows: int, backends: list[str], pg_url: str | None
               ) -> list[tuple[str, str, float, float]]:
     """`senseworks load-sie` of the file: first load, then a reload over the same year."""
     path = sie_file(rows)
-    exe = Path(sys.executable).parent / "senseworks"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "target_senseworks.cli"]
+    cmd = senseworks_cmd("senseworks")
     results = []
     for backend in backends:
         url = fresh_database(backend, pg_url)
         for run in ("first load", "reload"):
-            seconds, peak = timed_child([*cmd, "--database-url", url, "load-sie", str(path)])
+            seconds, peak = timed_child([*cmd, "--database-url", url, "load-sie", str(path)],
+                                        log=DATA / "bench-sie.log")
             results.append((backend, run, seconds, peak))
     return results
 
@@ -222,7 +300,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--sie-rows", type=int, default=1_000_000)
-    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--backends", default=",".join(BACKENDS),
+                    help="comma-separated, of " + ", ".join(BACKENDS))
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--profile", choices=["sqlite", "postgresql"], default=None)
     ap.add_argument("--only", choices=["singer", "sie"], default=None)
@@ -230,14 +309,19 @@ def main() -> None:
 
     DATA.mkdir(parents=True, exist_ok=True)
     backends = args.backends.split(",")
+    if unknown := set(backends) - set(BACKENDS):
+        sys.exit(f"unknown backend(s) {sorted(unknown)}; choose from {', '.join(BACKENDS)}")
+    if args.profile:
+        backends = [args.profile]
+    ours = [b for b in backends if b != "meltanolabs"]
     if args.only == "sie":
         cluster = None
         try:
             pg_url = args.pg_url
-            if "postgresql" in backends and not pg_url:
+            if "postgresql" in ours and not pg_url:
                 cluster = Cluster()
                 pg_url = cluster.start()
-            report_sie(args.sie_rows, bench_sie(args.sie_rows, backends, pg_url))
+            report_sie(args.sie_rows, bench_sie(args.sie_rows, ours, pg_url))
         finally:
             if cluster:
                 cluster.stop()
@@ -249,40 +333,74 @@ def main() -> None:
         print(f"generated {stream} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     records = sum(1 for line in stream.open() if line.startswith('{"type":"RECORD"')
                   or line.startswith('{"type": "RECORD"'))
+    expected = (args.rows // 4, args.rows // 4 * 4)
+    melt_exe = meltanolabs_exe() if "meltanolabs" in backends else None
 
     cluster = None
     pg_url = args.pg_url
-    results = []
+    results: list[tuple[str, float, float, float]] = []
     try:
+        if not pg_url and ("postgresql" in backends or "meltanolabs" in backends):
+            cluster = Cluster()
+            pg_url = cluster.start()
         for backend in backends:
             if backend == "sqlite":
-                db = DATA / "bench.db"
                 for p in DATA.glob("bench.db*"):
                     p.unlink()
-                url = f"sqlite:///{db}"
-            elif args.pg_url:
-                url = args.pg_url
+                url = f"sqlite:///{DATA / 'bench.db'}"
             else:
-                cluster = Cluster()
-                url = pg_url = cluster.start()
+                assert pg_url is not None
+                name = "bench_meltanolabs" if backend == "meltanolabs" else "bench_senseworks"
+                url = pg_database(pg_url, name)
             if args.profile == backend:
                 profile(url, stream)
                 continue
-            seconds, peak = run(url, stream)
-            results.append((backend, records, seconds, records / seconds, peak))
+            print(f"{backend}: replaying {stream.name} ...", file=sys.stderr)
+            seconds, peak = run_target(backend, url, stream, melt_exe)
+            if backend == "meltanolabs" and "Inserting with SQL: COPY" not in (
+                    DATA / "bench-meltanolabs.log").read_text(errors="replace"):
+                sys.exit("meltanolabs-target-postgres did not load with COPY (use_copy ignored?)")
+            if (got := loaded(backend, url)) != expected:
+                sys.exit(f"{backend} loaded {got[0]:,} vouchers and {got[1]:,} rows, "
+                         f"expected {expected[0]:,} and {expected[1]:,}")
+            results.append((backend, seconds, peak, os.getloadavg()[0]))
         sie_results = [] if args.only == "singer" or args.profile else bench_sie(
-            args.sie_rows, backends, pg_url)
+            args.sie_rows, ours, pg_url)
     finally:
         if cluster:
             cluster.stop()
 
-    print(f"\n{'backend':<12}{'records':>10}{'seconds':>10}{'records/s':>12}{'peak MB':>10}")
-    for backend, n, s, rate, peak in results:
-        print(f"{backend:<12}{n:>10,}{s:>10.1f}{rate:>12,.0f}{peak:>10.0f}")
-    print("\ngoal: >= 26,000 records/s (10x meltanolabs-target-postgres' ~2,600) and < 300 MB."
-          "\nmeltanolabs-target-postgres comparison: not run yet (needs its own venv).")
+    if results:
+        report_singer(stream, records, expected, results)
     if sie_results:
         report_sie(args.sie_rows, sie_results)
+
+
+def report_singer(stream: Path, records: int, expected: tuple[int, int],
+                  results: list[tuple[str, float, float, float]]) -> None:
+    """The comparison table and the goal, judged from the measured numbers."""
+    rates = {backend: records / seconds for backend, seconds, _, _ in results}
+    reference = rates.get("meltanolabs")
+    print(f"\n{stream.name}: {records:,} records ({expected[0]:,} vouchers, "
+          f"{expected[1]:,} rows), {stream.stat().st_size / 1e6:.0f} MB; cpus {os.cpu_count()}")
+    print(f"{'backend':<13}{'records':>11}{'seconds':>10}{'records/s':>12}{'peak MB':>10}"
+          f"{'vs meltano':>12}{'load1':>8}")
+    for backend, seconds, peak, load1 in results:
+        ratio = f"{rates[backend] / reference:.1f}x" if reference else "-"
+        print(f"{backend:<13}{records:>11,}{seconds:>10.1f}{rates[backend]:>12,.0f}"
+              f"{peak:>10.0f}{ratio:>12}{load1:>8.2f}")
+    ours = [(b, peak) for b, _, peak, _ in results if b != "meltanolabs"]
+    if not ours:
+        return
+    print(f"goal: >= {GOAL_RATIO:.0f}x meltanolabs-target-postgres {MELTANOLABS_VERSION}'s "
+          f"records/s (use_copy) into SQLite and PostgreSQL, peak < {GOAL_MB:.0f} MB")
+    if reference is None:
+        print("  not judged: meltanolabs was not run (add it to --backends)")
+        return
+    for backend, peak in ours:
+        ratio = rates[backend] / reference
+        print(f"  {backend}: {ratio:.1f}x ({'met' if ratio >= GOAL_RATIO else 'NOT met'}), "
+              f"{peak:.0f} MB ({'met' if peak < GOAL_MB else 'NOT met'})")
 
 
 def report_sie(rows: int, results: list[tuple[str, str, float, float]]) -> None:
