@@ -110,7 +110,7 @@ class LedgerSink(BatchSink):
         self._ledger_target = target
         self._handler: t.Callable[[dict], None] | None = None
         super().__init__(target, stream_name, schema, key_properties)
-        self._date_fields = tuple(
+        self.date_fields = tuple(
             (name, prop.get("format"))
             for name, prop in self.schema.get("properties", {}).items()
             if isinstance(prop, dict) and prop.get("format") in ("date", "date-time")
@@ -139,7 +139,11 @@ class LedgerSink(BatchSink):
         treatment: DatetimeErrorTreatmentEnum,
     ) -> None:
         """Parse only the date fields found once in the schema (the SDK walks every field)."""
-        for name, fmt in self._date_fields:
+        self.parse_dates(record)
+
+    def parse_dates(self, record: dict) -> None:
+        """ISO dates and date-times of the schema's date fields to `date` / `datetime`."""
+        for name, fmt in self.date_fields:
             value = record.get(name)
             if isinstance(value, str):
                 try:
