@@ -40,11 +40,13 @@ logger = logging.getLogger("tap_fortnox")
 
 @dataclass
 class Page:
-    """One page of a list: its items, Fortnox's @TotalResources, and the server's clock."""
+    """One page of a list: its items, Fortnox's @TotalResources, the server's clock, and
+    whether it is the last page."""
 
     items: list[dict[str, Any]]
     total: int | None
     server_time: datetime | None
+    last: bool = True
 
 
 class RequestStats:
@@ -145,9 +147,9 @@ class FortnoxConnection:
                 raise FortnoxAPIError(f"GET {path}: the answer has no '{root}' list "
                                       f"(keys: {', '.join(sorted(body))[:200]})", path=path)
             meta = body.get("MetaInformation") or {}
-            yield Page(items, _int(meta.get("@TotalResources")), when)
-            total_pages = _int(meta.get("@TotalPages")) or 1
-            if page >= total_pages or not items:
+            last = page >= (_int(meta.get("@TotalPages")) or 1) or not items
+            yield Page(items, _int(meta.get("@TotalResources")), when, last)
+            if last:
                 return
             page += 1
 

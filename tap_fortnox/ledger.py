@@ -60,6 +60,8 @@ _LIST_FIELDS = ("TransactionDate", "Description", "Comments", "ReferenceType", "
                 "ApprovalState")
 #: A read-ahead SIE export stays in memory up to this size, then goes to a temporary file.
 SIE_SPOOL_BYTES = 8 << 20
+#: Vouchers of a list read ahead that may wait for the main thread (about 200 bytes each).
+LIST_AHEAD = 20_000
 SIE_CHUNK = 1 << 16
 # The parts of a year that are read ahead, in the order they are read.
 PLAN, ACCOUNTS, SERIES, SIE, LIST, OVERLAP = ("plan", "accounts", "voucher series", "SIE export",
@@ -147,10 +149,11 @@ class YearExtraction:
             steps.append(Step(SERIES, self._read_voucher_series))
         # rest mode's work is the detail requests, which go through the worker pool
         if self.mode == "sie" and streams & {"vouchers", "voucher_rows", "voucher_snapshots"}:
-            steps += [Step(SIE, self._download_sie, keep_going=True),
-                      Step(LIST, self._read_listing_ahead)]
-            if streams & {"vouchers", "voucher_rows"}:
-                steps.append(Step(OVERLAP, self._read_overlap_ahead))
+            steps.append(Step(SIE, self._download_sie, keep_going=True))
+        if streams & {"vouchers", "voucher_rows"}:  # known before the vouchers are, only the
+            steps.append(Step(OVERLAP, self._read_overlap_ahead))  # overlap is fingerprinted
+        if self.mode == "sie" and streams & {"vouchers", "voucher_rows", "voucher_snapshots"}:
+            steps.append(Step(LIST, self._read_listing_ahead))
         worker.schedule(self.ahead, steps)
 
     def _ahead(self, part: str, *, once: bool = False) -> object:
@@ -220,15 +223,21 @@ class YearExtraction:
 
     def vouchers(self) -> Iterator[tuple[Record, list[Record]]]:
         """Each voucher to send with its rows, once per run, then `complete` is set."""
+        # A full read keeps fingerprints only of what the next run's overlap lists again;
+        # known up front when read ahead, else found out at the end.
+        again = self._ahead(OVERLAP) if self.plan() == FULL else None
+        again = None if again is MISSING else again
         for key, voucher, rows in self._sources():
             if key in self.emitted:
                 continue
             self.emitted.add(key)
-            fingerprint = digest(voucher, rows)
-            self.recent[_key_text(key)] = fingerprint
-            if (self.status == CHANGED and self.bookmark
-                    and self.bookmark.get("recent", {}).get(_key_text(key)) == fingerprint):
-                continue  # seen by the previous run in the overlap, and unchanged since
+            text = _key_text(key)
+            if again is None or text in again:  # type: ignore[operator]
+                fingerprint = digest(voucher, rows)
+                self.recent[text] = fingerprint
+                if (self.status == CHANGED and self.bookmark
+                        and self.bookmark.get("recent", {}).get(text) == fingerprint):
+                    continue  # seen by the previous run in the overlap, and unchanged since
             yield voucher, rows
             self.sent_vouchers += 1
             self.sent_rows += len(rows)
@@ -238,20 +247,13 @@ class YearExtraction:
                 of = f" of {expected}" if expected else ""
                 logger.info("%s: %d%s vouchers sent, %d rows", self.label, self.sent_vouchers, of,
                             self.sent_rows)
-        if self.status == FULL:
-            self._keep_overlap_fingerprints()
+        if self.status == FULL and again is None:
+            again = self._read_overlap()
+            self.recent = {k: v for k, v in self.recent.items() if k in again}
         self.complete = True
         self.listing = None  # the year is done: its list need not stay in memory
         if self.ahead is not None:
             self.ahead.discard(LIST)
-
-    def _keep_overlap_fingerprints(self) -> None:
-        """After a full read, keep the fingerprints of only the vouchers the next run's
-        `lastmodified` window will list again (one request; usually an empty page)."""
-        again = self._ahead(OVERLAP)
-        if again is MISSING or again is None:
-            again = self._read_overlap()
-        self.recent = {k: v for k, v in self.recent.items() if k in again}  # type: ignore[operator]
 
     def _read_overlap(self) -> set[str]:
         """The vouchers that `lastmodified=<this run's cut-off>` lists (usually none).
@@ -291,13 +293,22 @@ class YearExtraction:
     def _from_sie(self) -> Iterator[tuple[VoucherKey, Record, list[Record]]]:
         # A full read takes what SIE lacks from the voucher list, compact to keep memory flat.
         listing = self._listing() if self.status == FULL else None
+        try:
+            yield from self._join_sie(listing)
+        finally:
+            if listing is not None:
+                listing.release()  # keys the export did not take must not hold the filler
+
+    def _join_sie(self, listing: Listing | None) -> Iterator[tuple[VoucherKey, Record, list[Record]]]:
         for attempt in range(1, SIE_TRIES + 1):
             seen: set[VoucherKey] = set()
             try:
                 for sv in self._sie_export(first=attempt == 1):
                     seen.add(sv.key)
+                    if sv.key in self.emitted:
+                        continue  # sent before a broken export was asked for again
                     if listing is not None:
-                        fields = listing.get(sv.key)
+                        fields = listing.take(sv.key)
                         base = (voucher_record(self.tenant_id, self.year_id,
                                                {"VoucherSeries": sv.series, "VoucherNumber": sv.number,
                                                 **dict(zip(_LIST_FIELDS, fields, strict=True))})
@@ -327,18 +338,19 @@ class YearExtraction:
         self.listing = listing  # type: ignore[assignment]
         return listing  # type: ignore[return-value]
 
-    def _list_pages(self) -> Iterator[tuple[dict[VoucherKey, tuple[Any, ...]], int | None]]:
+    def _list_pages(self) -> Iterator[tuple[dict[VoucherKey, tuple[Any, ...]], int | None, bool]]:
         for page in self._pages("/3/vouchers", "Vouchers"):
             yield ({_item_key(item): tuple(item.get(f) for f in _LIST_FIELDS)
-                    for item in page.items}, page.total)
+                    for item in page.items}, page.total, page.last)
 
     def _read_listing_ahead(self) -> Listing | None:
         if self.status != FULL:
             return None
-        listing = Listing()
+        listing = Listing(capacity=LIST_AHEAD)
         assert self.ahead is not None
+        assert self._read_ahead is not None
         self.ahead.put(LIST, listing)  # the main thread may start on it at once
-        listing.fill(self._list_pages())
+        listing.fill(self._list_pages(), stop=self._read_ahead.check)
         return listing
 
     def _sie_export(self, *, first: bool) -> Iterator[Any]:

@@ -91,11 +91,20 @@ class Parts:
 
 
 class Listing:
-    """A year's voucher list as it arrives, page by page: compact fields per voucher key."""
+    """A year's voucher list as it arrives, page by page: compact fields per voucher key.
 
-    def __init__(self) -> None:
+    Each key is taken once, so the list shrinks as the year is written.  With a
+    `capacity`, the filler stops asking for pages while that many keys wait to be
+    taken, unless the taker waits for a key that has not arrived: memory stays bounded
+    (capacity plus a page) whatever the year's size when the list and the SIE export
+    come in the same order, and nothing waits forever when they do not.
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
         self._cond = threading.Condition()
         self._items: dict[Any, Any] = {}
+        self._capacity = capacity
+        self._wanted: set[Any] = set()  # keys a taker waits for
         self._complete = False
         self._error: BaseException | None = None
         self.total: int | None = None  # Fortnox's count, from the first page
@@ -117,24 +126,52 @@ class Listing:
             self._error = error
             self._cond.notify_all()
 
-    def fill(self, pages: Iterable[tuple[Mapping[Any, Any], int | None]]) -> None:
-        """Add every page, then mark the list complete; an error (or a stop) is kept
-        for whoever waits on a key, so nobody waits for a page that will never come."""
+    def fill(self, pages: Iterable[tuple[Mapping[Any, Any], int | None, bool]],
+             stop: Callable[[], None] | None = None) -> None:
+        """Add every page (items, Fortnox's count, whether it is the last), then mark the
+        list complete; an error (or a stop) is kept for whoever waits on a key, so nobody
+        waits for a page that will never come. `stop` raises to end the filling early
+        (checked while waiting for room)."""
         try:
-            for items, total in pages:
+            for items, total, last in pages:
                 self.add(items, total)
+                if last:
+                    break
+                self._wait_for_room(stop)
         except BaseException as e:
             self.fail(e)
             raise
         self.complete()
 
-    def get(self, key: Any) -> Any:
+    def release(self) -> None:
+        """The taker is done: the filler no longer waits for room."""
+        with self._cond:
+            self._capacity = None
+            self._cond.notify_all()
+
+    def _wait_for_room(self, stop: Callable[[], None] | None) -> None:
+        with self._cond:
+            while (self._capacity is not None and len(self._items) >= self._capacity
+                   and all(key in self._items for key in self._wanted)):
+                self._cond.wait(0.5)
+                if stop is not None:
+                    stop()
+
+    def take(self, key: Any) -> Any:
         """The key's fields, waiting until they arrive or the list is complete (then None)."""
         with self._cond:
-            self._cond.wait_for(lambda: key in self._items or self._complete
-                                or self._error is not None)
+            if not (key in self._items or self._complete or self._error is not None):
+                self._wanted.add(key)
+                self._cond.notify_all()
+                try:
+                    self._cond.wait_for(lambda: key in self._items or self._complete
+                                        or self._error is not None)
+                finally:
+                    self._wanted.discard(key)
             if key in self._items:
-                return self._items[key]
+                value = self._items.pop(key)
+                self._cond.notify_all()  # room for the filler
+                return value
             if self._error is not None:
                 raise self._error
             return None

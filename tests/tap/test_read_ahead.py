@@ -49,7 +49,7 @@ def test_a_body_taken_once_is_read_by_the_main_thread_the_second_time() -> None:
 
 def test_the_list_hands_over_each_key_as_its_page_arrives() -> None:
     listing = Listing()
-    pages = [({("A", 1): "a1", ("A", 2): "a2"}, 3), ({("A", 3): "a3"}, 3)]
+    pages = [({("A", 1): "a1", ("A", 2): "a2"}, 3, False), ({("A", 3): "a3"}, 3, True)]
     release = threading.Event()
 
     def slow_pages() -> Any:
@@ -59,11 +59,12 @@ def test_the_list_hands_over_each_key_as_its_page_arrives() -> None:
 
     filler = threading.Thread(target=listing.fill, args=(slow_pages(),))
     filler.start()
-    assert listing.get(("A", 1)) == "a1"  # before the second page exists
-    assert listing.total == 3 and len(listing) == 2
+    assert listing.take(("A", 1)) == "a1"  # before the second page exists
+    assert listing.total == 3
+    assert len(listing) == 1  # taken keys leave the list: it shrinks as the year is written
     release.set()
-    assert listing.get(("A", 3)) == "a3"
-    assert listing.get(("B", 1)) is None  # not in the complete list
+    assert listing.take(("A", 3)) == "a3"
+    assert listing.take(("B", 1)) is None  # not in the complete list
     filler.join()
 
 
@@ -71,14 +72,62 @@ def test_a_list_that_fails_midway_raises_for_whoever_waits() -> None:
     listing = Listing()
 
     def broken() -> Any:
-        yield {("A", 1): "a1"}, 2
+        yield {("A", 1): "a1"}, 2, False
         raise FortnoxAPIError("GET /3/vouchers: HTTP 500 (gave up after 8 tries)")
 
     with pytest.raises(FortnoxAPIError):
         listing.fill(broken())
-    assert listing.get(("A", 1)) == "a1"
+    assert listing.take(("A", 1)) == "a1"
     with pytest.raises(FortnoxAPIError, match="gave up"):
-        listing.get(("A", 2))
+        listing.take(("A", 2))
+
+
+def _pages(n: int, per_page: int) -> Any:
+    for p in range(n):
+        yield {("A", p * per_page + i): i for i in range(per_page)}, n * per_page, p == n - 1
+
+
+def test_a_list_read_ahead_holds_at_most_its_capacity_until_the_taker_catches_up() -> None:
+    listing = Listing(capacity=20)
+    fetched: list[int] = []
+
+    def counted() -> Any:
+        for page in _pages(10, 10):
+            fetched.append(1)
+            yield page
+
+    filler = threading.Thread(target=listing.fill, args=(counted(),))
+    filler.start()
+    time.sleep(0.2)
+    assert len(fetched) == 2 and len(listing) == 20  # waits for room, asks for no more pages
+    for n in range(100):  # in the same order as the list: the filler keeps just ahead
+        assert listing.take(("A", n)) == n % 10
+        assert len(listing) <= 20 + 10  # capacity and the page that crossed it
+    filler.join(5)
+    assert len(fetched) == 10 and not filler.is_alive()
+
+
+def test_a_key_further_down_the_list_is_never_a_deadlock() -> None:
+    listing = Listing(capacity=20)
+    filler = threading.Thread(target=listing.fill, args=(_pages(10, 10),))
+    filler.start()
+    # another order than the list's: the taker wants a key the filler has not reached,
+    # so the filler goes on past its capacity rather than both waiting
+    assert listing.take(("A", 95)) == 5
+    assert listing.take(("A", 0)) == 0
+    filler.join(5)
+    assert not filler.is_alive()
+
+
+def test_a_released_list_lets_the_filler_finish() -> None:
+    listing = Listing(capacity=20)
+    filler = threading.Thread(target=listing.fill, args=(_pages(10, 10),))
+    filler.start()
+    time.sleep(0.2)
+    assert filler.is_alive()  # waiting for room: the export took none of these keys
+    listing.release()  # the year is done with its list (say, it was read by REST instead)
+    filler.join(5)
+    assert not filler.is_alive()
 
 
 def test_steps_run_in_order_and_a_failure_stops_those_after_it_unless_marked() -> None:
