@@ -10,14 +10,13 @@ Speed: RECORD messages of the contract's streams take a lean path
 (`_process_record_message`) that does what the SDK's per-record path does for them
 (metadata removal, validation, date parsing, key check, tallies, metrics, draining
 full sinks and by record age) without its generic steps that are no-ops here (stream
-maps, record copies, per-record debug logging); lines are decoded by one reusable
-JSON decoder.  Any configuration that makes those steps matter (stream maps,
+maps, record copies, per-record debug logging); lines are decoded by msgspec
+(`LedgerReader`).  Any configuration that makes those steps matter (stream maps,
 flattening, record metadata) falls back to the SDK's path.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -25,6 +24,7 @@ import typing as t
 from collections import Counter, defaultdict
 from decimal import Decimal
 
+import msgspec
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import InvalidRecord
@@ -46,22 +46,19 @@ _SDC_COLUMNS = frozenset((
 ))
 
 
+#: Exact decimals, as the SDK's reader gives them; about twice as fast as the json module.
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+
+
 class LedgerReader(SingerReader):
     """The SDK's reader with less work per line.
 
-    One JSON decoder (exact decimals) made once, not one per line, and the SDK's loop
-    (decode, require "type", dispatch, count) without its per-line helper calls.
+    Lines are decoded by msgspec (numbers with a fraction as exact decimals); a line it
+    refuses goes to the SDK's decoder, which gives the SDK's error for bad JSON (and
+    reads what only Python's json accepts, such as NaN, as the SDK always did).  The
+    loop is the SDK's (decode, require "type", dispatch, count) without its per-line
+    helper calls.
     """
-
-    _decoder = json.JSONDecoder(parse_float=Decimal)
-    _decode, _raw_decode = _decoder.decode, _decoder.raw_decode
-
-    def deserialize_json(self, line: str) -> dict:
-        """Decode a line; anything the decoder refuses gets the SDK's own error."""
-        try:
-            return self._decode(line)  # type: ignore[no-any-return]
-        except ValueError:
-            return super().deserialize_json(line)
 
     def process_lines(
         self,
@@ -70,16 +67,13 @@ class LedgerReader(SingerReader):
     ) -> Counter[str]:
         """Dispatch every line to its message type's callback; count lines per type."""
         stats: dict[str, int] = defaultdict(int)
-        raw_decode, callback_for = self._raw_decode, callbacks.get
+        decode, callback_for = _DECODER.decode, callbacks.get
         for line in file_input or self.default_input:
             self._current_message = line
-            try:  # one JSON value, then at most the newline: `decode` without its regexes
-                message, end = raw_decode(line)
-                plain = end == len(line) or line[end:] == "\n"
-            except ValueError:
-                plain = False
-            if not plain:  # surrounding whitespace, extra data or bad JSON: the full decoder
-                message = self.deserialize_json(line)  # (and the SDK's InvalidInputLine)
+            try:
+                message = decode(line)
+            except msgspec.DecodeError:
+                message = self.deserialize_json(line)  # the SDK's InvalidInputLine, or NaN
             if type(message) is not dict or "type" not in message:
                 self.assert_line_requires(message, requires={"type"})
             kind = message["type"]

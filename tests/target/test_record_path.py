@@ -6,15 +6,18 @@ for the contract's streams; these tests run the same streams through both paths.
 
 from __future__ import annotations
 
+import io
+import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ledgerstream import LOAD_TABLES, Stream, dump, query, run_target
-from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.exceptions import InvalidInputLine, InvalidRecord
 
 from target_senseworks.contract import schema_message
-from target_senseworks.target import TargetFailed, TargetSenseworks
+from target_senseworks.target import LedgerReader, TargetFailed, TargetSenseworks
 
 #: Tables whose rows carry the wall-clock time of the load.
 TIMED = ("companies", "financial_years", "schema_version")
@@ -101,3 +104,20 @@ def test_stream_maps_take_the_sdk_path(db_url: str) -> None:
     s.snapshot(3, {"A": [(1, 1)]})
     run_target(db_url, s, stream_maps={"vouchers": {"comments": "'mapped'"}})
     assert query(db_url, "SELECT comments FROM vouchers") == [("mapped",)]
+
+
+def test_the_reader_reads_numbers_exactly_and_refuses_bad_lines_as_the_sdk_does() -> None:
+    got: list[dict[str, Any]] = []
+    callbacks = {"RECORD": got.append}
+    lines = ('{"type":"RECORD","stream":"s","record":{"a":0.1,"b":12.50,"c":3,"d":"x"}}\n'
+             '  {"type": "RECORD", "stream": "s", "record": {"a": NaN}}  \n')
+    counts = LedgerReader().process_lines(io.StringIO(lines), callbacks)
+    assert counts == {"RECORD": 2}
+    first, second = got[0]["record"], got[1]["record"]
+    assert first == {"a": Decimal("0.1"), "b": Decimal("12.50"), "c": 3, "d": "x"}
+    assert type(first["a"]) is Decimal and type(first["c"]) is int
+    assert math.isnan(second["a"])  # only Python's json reads NaN: the SDK's decoder takes it
+    with pytest.raises(InvalidInputLine, match="Unable to parse"):
+        LedgerReader().process_lines(io.StringIO('{"type": "RECORD", "stream"\n'), callbacks)
+    with pytest.raises(Exception, match="type"):
+        LedgerReader().process_lines(io.StringIO('{"stream": "s"}\n'), callbacks)
