@@ -50,11 +50,20 @@ _SECRETS = re.compile(
     r'([^"\s,&}]+)'
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+#: A Fortnox error code (`"code": 2000663`) says what went wrong; an OAuth `code` is a secret.
+_ERROR_CODE = re.compile(r"\d{7}")
+
+
+def _mask(match: re.Match[str]) -> str:
+    key, value = match.group(1), match.group(2)
+    if key.strip('"').lower().startswith("code") and _ERROR_CODE.fullmatch(value):
+        return match.group(0)
+    return key + "***"
 
 
 def scrub(text: str, limit: int = 300) -> str:
     """A response body fit for a log line: trimmed, one line, no tokens."""
-    text = _BEARER.sub(r"\1 ***", _SECRETS.sub(r"\1***", text))
+    text = _BEARER.sub(r"\1 ***", _SECRETS.sub(_mask, text))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
 

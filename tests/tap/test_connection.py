@@ -15,7 +15,7 @@ import requests_mock
 
 from tap_fortnox.auth import FortnoxAuthenticator
 from tap_fortnox.connection import FortnoxConnection
-from tap_fortnox.errors import FortnoxAPIError, FortnoxAuthError
+from tap_fortnox.errors import FortnoxAPIError, FortnoxAuthError, scrub
 from tap_fortnox.ratelimit import SlidingWindowLimiter
 from tap_fortnox.tokens import StoredTokens, TokenStore, digest
 
@@ -164,6 +164,14 @@ def test_error_bodies_are_scrubbed_of_tokens(mock: requests_mock.Mocker) -> None
         conn().get_json("/3/financialyears")
     assert "LEAKED" not in str(info.value)
     assert SECRET not in str(info.value)
+
+
+def test_scrubbing_keeps_fortnox_error_codes_and_masks_oauth_codes() -> None:
+    body = '{"ErrorInformation": {"error": 1, "message": "Kan inte hitta kontot.", "code": 2000423}}'
+    assert "2000423" in scrub(body)  # what went wrong, for the person reading the log
+    assert "ab12-SECRET" not in scrub('{"code": "ab12-SECRET", "state": "x"}')
+    assert "987654321" not in scrub("redirect?code=987654321&state=x")  # digits, not a Fortnox code
+    assert "LEAK" not in scrub('{"Code": "LEAK"}')
 
 
 def test_worker_pool_keeps_order_and_bounds_threads(mock: requests_mock.Mocker) -> None:
