@@ -267,7 +267,9 @@ class YearExtraction:
                 for item in page.items}
 
     def _read_overlap_ahead(self) -> set[str] | None:
-        return self._read_overlap() if self.status == FULL else None
+        """Worker: the probe, when the year is read in full and its cut-off is known (no
+        request of the year has answered yet, or its SIE export failed: probed at the end)."""
+        return self._read_overlap() if self.status == FULL and self.cutoff is not None else None
 
     def ensure_keys(self) -> set[VoucherKey]:
         """The year's key set, reading what is needed if the vouchers were not all read."""

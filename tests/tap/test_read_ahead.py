@@ -224,24 +224,49 @@ def test_the_next_year_is_read_while_the_current_one_is_written(sandbox) -> None
     assert snapshots == years
 
 
-def test_only_what_the_selected_streams_need_is_read_ahead(sandbox) -> None:
-    """A run for the chart of accounts alone must not fetch SIE exports or voucher lists."""
-    tenant = sandbox.tenant_ids[0]
-    config = service_config(sandbox, tenant, attachment_modules=[])
+def _selected(config: dict[str, Any], wanted: set[str]) -> dict[str, Any]:
     catalog = TapFortnox(config=config, parse_env_config=False).catalog_dict
-    wanted = {"company_information", "financial_years", "accounts"}
     for entry in catalog["streams"]:
         for metadata in entry["metadata"]:
             if metadata["breadcrumb"] == []:
                 metadata["metadata"]["selected"] = entry["tap_stream_id"] in wanted
-    sandbox.reset_counters()
+    return catalog
+
+
+def _run(config: dict[str, Any], catalog: dict[str, Any]) -> tuple[TapFortnox, list[dict[str, Any]]]:
     tap = TapFortnox(config=config, catalog=catalog, parse_env_config=False)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         tap.sync_all()
+    return tap, [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+
+
+def test_only_what_the_selected_streams_need_is_read_ahead(sandbox) -> None:
+    """A run for the chart of accounts alone must not fetch SIE exports or voucher lists."""
+    tenant = sandbox.tenant_ids[0]
+    config = service_config(sandbox, tenant, attachment_modules=[])
+    wanted = {"company_information", "financial_years", "accounts"}
+    sandbox.reset_counters()
+    tap, messages = _run(config, _selected(config, wanted))
     counts = sandbox.counters(tenant)
     assert counts["/3/accounts"] == len(tap.selected_years)
     assert not {"/3/sie/{type}", "/3/vouchers", "/3/voucherseries"} & set(counts)
-    streams = {json.loads(line)["stream"] for line in out.getvalue().splitlines()
-               if line.startswith('{"type":"RECORD"')}
-    assert streams == wanted
+    assert {m["stream"] for m in messages if m["type"] == "RECORD"} == wanted
+
+
+@pytest.mark.parametrize("mode", ["sie", "rest"])
+def test_vouchers_alone_are_read_in_full_and_bookmarked(sandbox, mode: str) -> None:
+    """Without accounts or series, the year's first answer is its voucher list or export:
+    the overlap probe waits for that cut-off instead of failing without one."""
+    tenant = sandbox.tenant_ids[0]
+    company = sandbox.books.companies[tenant]
+    config = service_config(sandbox, tenant, attachment_modules=[], ledger_extraction=mode)
+    wanted = {"vouchers", "voucher_rows", "voucher_snapshots"}
+    _, messages = _run(config, _selected(config, wanted))
+    keys = sorted((m["record"]["financial_year_id"], m["record"]["series"], m["record"]["number"])
+                  for m in messages if m["type"] == "RECORD" and m["stream"] == "vouchers")
+    assert keys == sorted((v.year_id, v.series, v.number) for v in company.all_vouchers())
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    partitions = state["bookmarks"]["voucher_snapshots"]["partitions"]
+    assert all(p["ledger"]["cutoff"] for p in partitions)
+    assert len(partitions) == len(company.years)
