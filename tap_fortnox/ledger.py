@@ -148,11 +148,13 @@ class YearExtraction:
         if "voucher_series" in streams:
             steps.append(Step(SERIES, self._read_voucher_series))
         # rest mode's work is the detail requests, which go through the worker pool
-        if self.mode == "sie" and streams & {"vouchers", "voucher_rows", "voucher_snapshots"}:
+        export = self.mode == "sie" and bool(streams & {"vouchers", "voucher_rows",
+                                                         "voucher_snapshots"})
+        if export:
             steps.append(Step(SIE, self._download_sie, keep_going=True))
         if streams & {"vouchers", "voucher_rows"}:  # known before the vouchers are, only the
             steps.append(Step(OVERLAP, self._read_overlap_ahead))  # overlap is fingerprinted
-        if self.mode == "sie" and streams & {"vouchers", "voucher_rows", "voucher_snapshots"}:
+        if export:
             steps.append(Step(LIST, self._read_listing_ahead))
         worker.schedule(self.ahead, steps)
 
