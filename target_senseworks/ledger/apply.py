@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -49,6 +50,10 @@ from .models import (
 from .policy import SourcePolicy
 
 log = logging.getLogger("target_senseworks.ledger")
+
+#: A voucher's content (header and rows, as staged) in bytes, hashed into `content_hash`
+#: so that a re-sent voucher that did not change is left alone.
+_FINGERPRINT = msgspec.msgpack.Encoder()
 
 STAGING_ROW_FLUSH = 20_000
 DOCUMENT_FLUSH_BYTES = 8 * 1024 * 1024
@@ -326,7 +331,8 @@ class LedgerLoader:
         op = self._open
         if op is None:
             return
-        digest = hashlib.md5(repr((op.header[5:], op.rows)).encode(), usedforsecurity=False)
+        digest = hashlib.md5(_FINGERPRINT.encode((op.header[5:], op.rows)),
+                             usedforsecurity=False)
         self._vouchers.append((*op.header, digest.hexdigest()))
         if op.balance != 0:
             self.counts["unbalanced_vouchers"] += 1
