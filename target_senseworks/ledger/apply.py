@@ -6,7 +6,9 @@ connection, so a killed run leaves nothing behind and never touches the real tab
 When a year's ``voucher_snapshots`` record arrives, the year is applied in ONE
 transaction: changed vouchers replaced (rows and all), vouchers outside the snapshot
 deleted, the year's ``ledger_source`` set.  Readers see the year before or after,
-never in between.
+never in between.  On PostgreSQL a year that holds no vouchers yet is instead written
+into the ledger tables chunk by chunk while it streams, in a transaction left open
+until its snapshot (`open_year`); whatever else is written meanwhile joins it.
 
 Every buffer is flushed in one fixed order (companies and years are written at once;
 then accounts and series, staging, documents), whichever sink asked for the flush, so
@@ -23,7 +25,8 @@ import hashlib
 import logging
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -47,6 +50,7 @@ from .models import (
     VoucherSeries,
     to_cents,
 )
+from .open_year import Background, Chunk, OpenYear, apply_chunk
 from .policy import SourcePolicy
 
 log = logging.getLogger("target_senseworks.ledger")
@@ -147,6 +151,12 @@ class LedgerLoader:
         self._series: list[dict[str, Any]] = []
         self._documents: list[dict[str, Any]] = []
         self._document_bytes = 0
+        # PostgreSQL: a year written into the ledger tables while it streams (open_year).
+        self._background = Background() if self.pg else None
+        self._year_open: OpenYear | None = None
+        self._years_tried: set[tuple[int, int]] = set()
+        self._staged_years: set[tuple[int, int]] = set()
+        self._voucher_ids: str | None = None  # the sequence behind vouchers.id
         self.finished = False
         with self.conn.begin():
             self.load_id: int = self.conn.execute(
@@ -174,7 +184,7 @@ class LedgerLoader:
                 " fy_id BIGINT, series TEXT, number BIGINT, transaction_date "
                 f"{day}, description TEXT, comments TEXT, reference_type TEXT,"
                 f" reference_number TEXT, approval_state INTEGER, registration_date {day},"
-                " content_hash TEXT)"
+                " content_hash TEXT, ledger_id BIGINT)"
             )
             self.conn.exec_driver_sql(
                 "CREATE INDEX stg_vouchers_year ON stg_vouchers (tenant_id, fy_id, series, number)"
@@ -247,6 +257,9 @@ class LedgerLoader:
         old = year_map.get(key[2:])
         if old is not None:
             self._superseded.append(old)
+            opened = self._year_open
+            if opened is not None and opened.key == key[:2] and old <= opened.written_to:
+                opened.gone.append(old)  # written already: the chunk deletes it by id
         year_map[key[2:]] = self._seq
         header = (
             self._seq, key[0], key[1], key[2], key[3], tdate,
@@ -257,7 +270,7 @@ class LedgerLoader:
         op = self._open = _OpenVoucher(key, self._seq, header)
         self.counts["vouchers_received"] += 1
         for row in self._early.pop(key, ()):
-            self._stage_row(op.seq, row, op)
+            self._stage_row(op, row)
 
     def add_voucher_row(self, rec: dict[str, Any]) -> None:
         """Stage a row of the voucher just received (or of one staged earlier in this run)."""
@@ -302,17 +315,20 @@ class LedgerLoader:
         else:  # its voucher comes next (child-stream order), or came earlier in the run
             self._early.setdefault(key, []).append(row)
 
-    def _stage_row(self, seq: int, row: tuple[Any, ...], op: _OpenVoucher | None) -> None:
-        if op is not None:
-            op.rows.append(row)
-            if not row[_REMOVED]:  # booked, not struck
-                op.balance += row[_AMOUNT]
-        self._rows.append((seq, *row))
+    def _stage_row(self, op: _OpenVoucher, row: tuple[Any, ...]) -> None:
+        op.rows.append(row)
+        if not row[_REMOVED]:  # booked, not struck
+            op.balance += row[_AMOUNT]
+        self._rows.append((op.seq, *row))
         if len(self._rows) >= self.staging_row_flush:
             self._flush_staging()
 
     def _settle_early_rows(self) -> None:
-        """Rows whose voucher did not follow them belong to one staged earlier in the run."""
+        """Rows whose voucher did not follow them belong to one staged earlier in the run.
+
+        All are buffered before any is flushed, so an open year's chunk never writes
+        such a voucher with part of its late rows.
+        """
         for key, rows in self._early.items():
             seq = self._pending.get(key[:2], {}).get(key[2:])
             if seq is None:
@@ -323,8 +339,13 @@ class LedgerLoader:
                     "right after it or earlier in this run",
                 )
             self._unhashed.append(seq)  # rows apart from their voucher: always replace it
-            for row in rows:
-                self._stage_row(seq, row, None)
+            opened = self._year_open
+            if opened is not None and opened.key == key[:2]:
+                opened.unhashed.append(seq)
+                if seq <= opened.written_to:  # written without these rows: write it anew
+                    opened.gone.append(seq)
+                    opened.again.append(seq)
+            self._rows.extend((seq, *row) for row in rows)
         self._early.clear()
 
     def _close_open(self) -> None:
@@ -338,45 +359,165 @@ class LedgerLoader:
             self.counts["unbalanced_vouchers"] += 1
             log.warning("voucher %s does not balance: booked rows sum to %s", op.key, op.balance)
         self._open = None
+        if len(self._vouchers) >= self.staging_row_flush:
+            self._flush_staging()
 
-    def _flush_staging(self) -> None:
+    def _flush_staging(self, *, may_open: bool = True) -> None:
+        """Stage the buffers; a full chunk of a lone new year may open it (open_year).
+
+        Only a full chunk opens a year: a year that fits in one (or trickles in, as
+        from a rate-limited tap) gains nothing from an open transaction.
+        """
         if not (self._rows or self._vouchers):
             return
+        self._wait()
+        vouchers, rows = self._vouchers, self._rows
+        self._vouchers, self._rows = [], []
+        staged_years = {v[1:3] for v in vouchers}
+        if (may_open and self._background is not None and self._year_open is None
+                and len(self._pending) == 1):
+            key = next(iter(self._pending))
+            if key not in self._staged_years:  # opened before any of its vouchers is staged
+                self._open_year(key)
+        self._staged_years |= staged_years
+        year = self._year_open
+        if year is None:
+            with self.conn.begin():
+                self._stage(vouchers, rows, None)
+            return
+        # The open year: staged inside its transaction, then written into the ledger in
+        # the background while the next records are read.  (Staging stays on this
+        # thread: COPY formatting is Python work, and two threads of it only contend.)
+        self._stage(vouchers, rows, year.key if year.key in staged_years else None)
+        chunk = self._next_chunk(year, vouchers[-1][0] if vouchers else 0)
+        if chunk is not None:
+            assert self._background is not None
+            self._background.submit(lambda: apply_chunk(self.conn, year, chunk))
+
+    def _stage(self, vouchers: list[tuple[Any, ...]], rows: list[tuple[Any, ...]],
+               ids_for: tuple[int, int] | None) -> None:
+        """Write buffered vouchers and rows to staging (COPY / executemany).
+
+        `ids_for`: the open year, whose vouchers get their ledger ids reserved here.
+        """
         raw = self.conn.connection.driver_connection
-        with self.conn.begin():
-            if self.pg:
-                with raw.cursor() as cur:  # type: ignore[union-attr]
-                    if self._vouchers:
-                        with cur.copy(
-                            "COPY stg_vouchers (seq, tenant_id, fy_id, series, number,"
-                            " transaction_date, description, comments, reference_type,"
-                            " reference_number, approval_state, registration_date,"
-                            " content_hash) FROM STDIN"
-                        ) as cp:
-                            for v in self._vouchers:
-                                cp.write_row(v)
-                    if self._rows:
-                        with cur.copy(
-                            "COPY stg_rows (voucher_seq, row_index, account, debit, credit,"
-                            " amount, description, transaction_information, cost_center,"
-                            " project, quantity, removed) FROM STDIN"
-                        ) as cp:
-                            for r in self._rows:
-                                cp.write_row(r)
-            else:
-                cur = raw.cursor()  # type: ignore[union-attr]
-                if self._vouchers:
-                    cur.executemany(
-                        "INSERT INTO stg_vouchers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        self._vouchers,
-                    )
-                if self._rows:
-                    cur.executemany(
-                        "INSERT INTO stg_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self._rows
-                    )
-                cur.close()
-        self._vouchers.clear()
-        self._rows.clear()
+        if not self.pg:
+            cur = raw.cursor()  # type: ignore[union-attr]
+            if vouchers:
+                cur.executemany(
+                    "INSERT INTO stg_vouchers (seq, tenant_id, fy_id, series, number,"
+                    " transaction_date, description, comments, reference_type,"
+                    " reference_number, approval_state, registration_date, content_hash)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", vouchers,
+                )
+            if rows:
+                cur.executemany("INSERT INTO stg_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            cur.close()
+            return
+        columns = ("seq, tenant_id, fy_id, series, number, transaction_date, description,"
+                   " comments, reference_type, reference_number, approval_state,"
+                   " registration_date, content_hash")
+        if ids_for is not None:
+            mine = sum(1 for v in vouchers if v[1:3] == ids_for)
+            if self._voucher_ids is None:
+                self._voucher_ids = self.conn.execute(
+                    text("SELECT pg_get_serial_sequence('vouchers', 'id')")).scalar_one()
+            ids = iter(self.conn.execute(
+                text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
+                {"seq": self._voucher_ids, "n": mine}).scalars())
+            vouchers = [(*v, next(ids) if v[1:3] == ids_for else None) for v in vouchers]
+            columns += ", ledger_id"
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            if vouchers:
+                with cur.copy(f"COPY stg_vouchers ({columns}) FROM STDIN") as cp:
+                    for v in vouchers:
+                        cp.write_row(v)
+            if rows:
+                with cur.copy(
+                    "COPY stg_rows (voucher_seq, row_index, account, debit, credit, amount,"
+                    " description, transaction_information, cost_center, project, quantity,"
+                    " removed) FROM STDIN"
+                ) as cp:
+                    for r in rows:
+                        cp.write_row(r)
+
+    def _next_chunk(self, year: OpenYear, last_closed: int) -> Chunk | None:
+        """What the open year's next chunk writes: staged vouchers up to the last closed one.
+
+        Staged vouchers are complete: a voucher's rows come before the next voucher
+        (rows that come later are `unhashed` and written `again`).
+        """
+        hi = max(last_closed, year.written_to)
+        if hi == year.written_to and not (year.gone or year.unhashed):
+            return None
+        chunk = Chunk(
+            lo=year.written_to, hi=hi,
+            skip=[s for s in self._superseded if s > year.written_to],
+            gone=year.gone, again=year.again, unhashed=year.unhashed,
+        )
+        year.written_to, year.gone, year.again, year.unhashed = hi, [], [], []
+        return chunk
+
+    # ------------------------------------------------- transactions, open year
+
+    def _wait(self) -> None:
+        """Let the chunk being written in the background finish (raising its error)."""
+        if self._background is not None:
+            self._background.wait()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write's transaction; while a year is open, the write joins the year's.
+
+        Such a write commits with the year (or is rolled back with it): STATE is held
+        while the year is pending, so the tap sends it again if the year never lands.
+        """
+        self._wait()
+        if self._year_open is not None:
+            yield
+        else:
+            with self.conn.begin():
+                yield
+
+    def _open_year(self, key: tuple[int, int]) -> None:
+        """Open `key`'s transaction if Fortnox may write the year and it holds no vouchers."""
+        if key in self._years_tried:
+            return
+        self._years_tried.add(key)
+        tenant_id, fy_id = key
+        try:
+            info = self.year("vouchers", {"tenant_id": tenant_id, "financial_year_id": fy_id},
+                             tenant_id, fy_id)
+        except LoadError:
+            return  # the snapshot names the problem, as on the portable path
+        params = {"t": tenant_id, "fy": fy_id, "y": info.id, "c": info.company_id,
+                  "load": self.load_id}
+        transaction = self.conn.begin()
+        # The transaction waits for the tap between chunks: a server's idle-session
+        # limit must not end it (only for this transaction).
+        self.conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+        source = self.conn.execute(text(
+            "SELECT ledger_source FROM financial_years WHERE id = :y FOR UPDATE"), params
+        ).scalar_one()
+        if not self.policy.fortnox_may_write(source, info.start_date) or self.conn.execute(
+            text("SELECT 1 FROM vouchers WHERE year_id = :y LIMIT 1"), params
+        ).first():
+            transaction.rollback()  # kept, or vouchers to compare: the snapshot decides
+            return
+        self._year_open = OpenYear(key, params, transaction, self.counts.copy())
+
+    def _roll_back_open_year(self) -> None:
+        """Undo the open year and everything written with it; counts as before it opened."""
+        year, self._year_open = self._year_open, None
+        if year is None:
+            return
+        year.transaction.rollback()
+        received = {k: v for k, v in self.counts.items() if k.endswith("_received")}
+        self.counts = year.counts_before
+        for name, value in received.items():
+            self.counts[name] = value
+        self._companies.clear()  # ids of rows written since may be gone
+        self._years.clear()
 
     @property
     def has_pending_years(self) -> bool:
@@ -388,7 +529,7 @@ class LedgerLoader:
     def _company_id(self, tenant_id: int) -> int:
         cid = self._companies.get(tenant_id)
         if cid is None:
-            with self.conn.begin():
+            with self._transaction():
                 self._upsert(Company.__table__, [{"tenant_id": tenant_id}], ["tenant_id"], [])
                 cid = self.conn.execute(
                     select(Company.id).where(Company.tenant_id == tenant_id)
@@ -411,7 +552,7 @@ class LedgerLoader:
             "address": address or None,
             "updated_at": dt.datetime.now(dt.timezone.utc),
         }
-        with self.conn.begin():
+        with self._transaction():
             self._adopt_sie_company(tenant_id, rec.get("organisation_number"))
             self._upsert(Company.__table__, [row], ["tenant_id"],
                          ["organisation_number", "name", "address"], touch=("updated_at",))
@@ -446,7 +587,7 @@ class LedgerLoader:
             raise LoadError("financial_years", key, f"bad year: {exc}") from None
         company_id = self._company_id(tenant_id)
         fy = FinancialYear.__table__
-        with self.conn.begin():
+        with self._transaction():
             # A Fortnox id moves with its year if the dates were ever corrected.
             self.conn.execute(
                 update(fy)
@@ -471,13 +612,15 @@ class LedgerLoader:
         """Look a Fortnox year up (cached), or fail naming the record that needed it."""
         info = self._years.get((tenant_id, fy_id))
         if info is None:
+            self._wait()
             fy = FinancialYear.__table__
             row = self.conn.execute(
                 select(fy.c.id, fy.c.company_id, fy.c.start_date, fy.c.ledger_source)
                 .join(Company.__table__, Company.__table__.c.id == fy.c.company_id)
                 .where(Company.__table__.c.tenant_id == tenant_id, fy.c.fortnox_year_id == fy_id)
             ).first()
-            self.conn.rollback()
+            if self._year_open is None:
+                self.conn.rollback()  # end the read's implicit transaction
             if row is None:
                 raise LoadError(
                     stream, key,
@@ -554,7 +697,7 @@ class LedgerLoader:
                 "year_id": info.id, "code": code, "description": rec.get("description"),
                 "manual": rec.get("manual"),
             }
-        with self.conn.begin():
+        with self._transaction():
             if accounts:
                 self._upsert(Account.__table__, list(accounts.values()), ["year_id", "number"],
                              ["description", "active", "sru", "vat_code"])
@@ -624,7 +767,7 @@ class LedgerLoader:
                      for fy, s, n in rec["_links"]]
             resolved.append((rec, company_id, years))
         d, s, lk = Document.__table__, DocumentSource.__table__, DocumentLink.__table__
-        with self.conn.begin():
+        with self._transaction():
             by_sha: dict[str, dict[str, Any]] = {}
             for rec, _, _ in resolved:
                 prev = by_sha.get(rec["sha256"])
@@ -725,7 +868,10 @@ class LedgerLoader:
         if self._open is not None and self._open.key[:2] == (tenant_id, fy_id):
             self._close_open()
         self._settle_early_rows()
-        self.flush()
+        self._flush_all()
+        self._wait()
+        year = self._year_open if self._year_open and self._year_open.key == (tenant_id, fy_id) \
+            else None
         info = self.year("voucher_snapshots", skey, tenant_id, fy_id)
         label = f"tenant {tenant_id} year {info.start_date} (Fortnox id {fy_id})"
         params = {"t": tenant_id, "fy": fy_id, "y": info.id, "c": info.company_id,
@@ -736,7 +882,7 @@ class LedgerLoader:
         cover = ("EXISTS (SELECT 1 FROM stg_ranges r WHERE r.series = {a}.series"
                  " AND {a}.number BETWEEN r.lo AND r.hi)")
         x = self.conn.execute
-        with self.conn.begin():
+        with self._transaction():
             if self.pg:
                 source = x(text("SELECT ledger_source FROM financial_years WHERE id = :y"
                                 " FOR UPDATE"), params).scalar_one()
@@ -744,7 +890,10 @@ class LedgerLoader:
                 source = x(text("SELECT ledger_source FROM financial_years WHERE id = :y"),
                            params).scalar_one()
             outcome = "kept"
-            if self.policy.fortnox_may_write(source, info.start_date):
+            may_write = self.policy.fortnox_may_write(source, info.start_date)
+            if year is not None and not may_write:  # cannot happen: the year is locked
+                raise RuntimeError(f"{label}: ledger source changed while the year was open")
+            if may_write:
                 if self._superseded:
                     x(text("DELETE FROM stg_rows WHERE voucher_seq = :s"),
                       [{"s": s} for s in self._superseded])
@@ -759,7 +908,7 @@ class LedgerLoader:
                 if ranges:
                     x(text("INSERT INTO stg_ranges (series, lo, hi) VALUES (:s, :lo, :hi)"),
                       [{"s": s, "lo": lo, "hi": hi} for s, lo, hi in ranges])
-                if self.pg:
+                if self.pg and year is None:
                     # Temporary tables are never auto-analysed; without statistics the
                     # planner picks nested loops over 250,000 staged vouchers.
                     x(text("ANALYZE stg_vouchers, stg_rows, stg_ranges"))
@@ -769,46 +918,15 @@ class LedgerLoader:
                     " AND " + cover.format(a="s")), params).scalar_one()
                 if switching and staged_covered != covered:
                     outcome = "incomplete"
+                    if year is not None:  # the year was empty when it opened: empty it again
+                        x(text("DELETE FROM voucher_rows WHERE voucher_id IN"
+                               " (SELECT id FROM vouchers WHERE year_id = :y)"), params)
+                        x(text("DELETE FROM vouchers WHERE year_id = :y"), params)
                 else:
-                    if switching:
-                        doomed = "SELECT id FROM vouchers WHERE year_id = :y"
+                    if year is not None:
+                        deleted, inserted, rows = self._settle_open_year(year, cover)
                     else:
-                        doomed = (
-                            "SELECT v.id FROM vouchers v WHERE v.year_id = :y AND (NOT "
-                            + cover.format(a="v")
-                            + " OR EXISTS (SELECT 1 FROM stg_vouchers s WHERE s.tenant_id = :t"
-                            " AND s.fy_id = :fy AND s.series = v.series AND s.number = v.number"
-                            " AND (s.content_hash IS NULL OR v.content_hash IS NULL"
-                            " OR s.content_hash <> v.content_hash)))"
-                        )
-                    x(text(f"DELETE FROM voucher_rows WHERE voucher_id IN ({doomed})"), params)
-                    deleted = x(text(f"DELETE FROM vouchers WHERE id IN ({doomed})"),
-                                params).rowcount
-                    max_id = x(text("SELECT coalesce(max(id), 0) FROM vouchers")).scalar_one()
-                    inserted = x(text(
-                        "INSERT INTO vouchers (company_id, year_id, series, number, number_text,"
-                        " transaction_date, description, comments, reference_type,"
-                        " reference_number, approval_state, registration_date, content_hash,"
-                        " load_id) SELECT :c, :y, s.series, s.number, CAST(s.number AS TEXT),"
-                        " s.transaction_date,"
-                        " s.description, s.comments, s.reference_type, s.reference_number,"
-                        " s.approval_state, s.registration_date, s.content_hash, :load"
-                        " FROM stg_vouchers s WHERE s.tenant_id = :t AND s.fy_id = :fy AND "
-                        + cover.format(a="s")
-                        + " AND NOT EXISTS (SELECT 1 FROM vouchers v WHERE v.year_id = :y"
-                        " AND v.series = s.series AND v.number = s.number)"
-                    ), params).rowcount
-                    rows = x(text(
-                        "INSERT INTO voucher_rows (voucher_id, row_index, account, debit, credit,"
-                        " amount, description, transaction_information, cost_center, project,"
-                        " quantity, removed) SELECT v.id, r.row_index, r.account, r.debit,"
-                        " r.credit, r.amount, r.description, r.transaction_information,"
-                        " r.cost_center, r.project, r.quantity, r.removed FROM vouchers v"
-                        " JOIN stg_vouchers s ON s.tenant_id = :t AND s.fy_id = :fy"
-                        " AND s.series = v.series AND s.number = v.number"
-                        " JOIN stg_rows r ON r.voucher_seq = s.seq"
-                        " WHERE v.year_id = :y AND v.id > :m"
-                    ), {**params, "m": max_id}).rowcount
+                        deleted, inserted, rows = self._apply_staged(params, cover, switching)
                     now = dt.datetime.now(dt.timezone.utc)
                     values: dict[str, Any] = {}
                     if source == "sie":
@@ -846,6 +964,9 @@ class LedgerLoader:
                 x(text(f"DELETE FROM stg_rows WHERE voucher_seq IN ({staged_in_year})"), params)
                 x(text("DELETE FROM stg_vouchers WHERE tenant_id = :t AND fy_id = :fy"), params)
             self._record_year(info.id, outcome)
+        if year is not None:
+            self._year_open = None
+            year.transaction.commit()
         self._pending.pop((tenant_id, fy_id), None)
         self.counts[f"years_{outcome}"] += 1
         if outcome == "kept":
@@ -861,6 +982,63 @@ class LedgerLoader:
             log.info("%s applied: %s", label, dict(self.counts))
         if not self._pending and self.on_years_applied is not None:
             self.on_years_applied()
+
+    def _apply_staged(self, params: dict[str, Any], cover: str, switching: bool
+                      ) -> tuple[int, int, int]:
+        """Replace what changed in the year by its staged vouchers; (deleted, inserted, rows)."""
+        x = self.conn.execute
+        if switching:
+            doomed = "SELECT id FROM vouchers WHERE year_id = :y"
+        else:
+            doomed = (
+                "SELECT v.id FROM vouchers v WHERE v.year_id = :y AND (NOT "
+                + cover.format(a="v")
+                + " OR EXISTS (SELECT 1 FROM stg_vouchers s WHERE s.tenant_id = :t"
+                " AND s.fy_id = :fy AND s.series = v.series AND s.number = v.number"
+                " AND (s.content_hash IS NULL OR v.content_hash IS NULL"
+                " OR s.content_hash <> v.content_hash)))"
+            )
+        x(text(f"DELETE FROM voucher_rows WHERE voucher_id IN ({doomed})"), params)
+        deleted = x(text(f"DELETE FROM vouchers WHERE id IN ({doomed})"),
+                    params).rowcount
+        max_id = x(text("SELECT coalesce(max(id), 0) FROM vouchers")).scalar_one()
+        inserted = x(text(
+            "INSERT INTO vouchers (company_id, year_id, series, number, number_text,"
+            " transaction_date, description, comments, reference_type,"
+            " reference_number, approval_state, registration_date, content_hash,"
+            " load_id) SELECT :c, :y, s.series, s.number, CAST(s.number AS TEXT),"
+            " s.transaction_date,"
+            " s.description, s.comments, s.reference_type, s.reference_number,"
+            " s.approval_state, s.registration_date, s.content_hash, :load"
+            " FROM stg_vouchers s WHERE s.tenant_id = :t AND s.fy_id = :fy AND "
+            + cover.format(a="s")
+            + " AND NOT EXISTS (SELECT 1 FROM vouchers v WHERE v.year_id = :y"
+            " AND v.series = s.series AND v.number = s.number)"
+        ), params).rowcount
+        rows = x(text(
+            "INSERT INTO voucher_rows (voucher_id, row_index, account, debit, credit,"
+            " amount, description, transaction_information, cost_center, project,"
+            " quantity, removed) SELECT v.id, r.row_index, r.account, r.debit,"
+            " r.credit, r.amount, r.description, r.transaction_information,"
+            " r.cost_center, r.project, r.quantity, r.removed FROM vouchers v"
+            " JOIN stg_vouchers s ON s.tenant_id = :t AND s.fy_id = :fy"
+            " AND s.series = v.series AND s.number = v.number"
+            " JOIN stg_rows r ON r.voucher_seq = s.seq"
+            " WHERE v.year_id = :y AND v.id > :m"
+        ), {**params, "m": max_id}).rowcount
+        return deleted, inserted, rows
+
+    def _settle_open_year(self, year: OpenYear, cover: str) -> tuple[int, int, int]:
+        """The open year's chunks wrote every staged voucher: drop those the snapshot lacks.
+
+        The year was empty when it opened, so all it holds came from this run; counts
+        are (deleted, inserted, rows) as if only the covered vouchers had been written.
+        """
+        x, p = self.conn.execute, year.params
+        uncovered = f"SELECT v.id FROM vouchers v WHERE v.year_id = :y AND NOT {cover.format(a='v')}"
+        rows = x(text(f"DELETE FROM voucher_rows WHERE voucher_id IN ({uncovered})"), p).rowcount
+        vouchers = x(text(f"DELETE FROM vouchers WHERE id IN ({uncovered})"), p).rowcount
+        return 0, year.inserted - vouchers, year.rows - rows
 
     def _record_year(self, year_id: int, outcome: str) -> None:
         """Note in `load_years` what this load did to the year (status shows the last)."""
@@ -883,15 +1061,30 @@ class LedgerLoader:
     # ---------------------------------------------------------------- lifecycle
 
     def flush(self) -> None:
-        """Write every buffer in dependency order; each part commits before returning."""
+        """Write every buffer in dependency order; each part commits before returning.
+
+        Staged vouchers are left to fill a chunk of `staging_row_flush` rows: they
+        belong to years not yet applied, which STATE waits for anyway, and small chunks
+        only stall an open year's reading.
+        """
         self._flush_ledger_tables()
-        self._flush_staging()
+        self._flush_documents()
+
+    def _flush_all(self) -> None:
+        self._flush_ledger_tables()
+        self._flush_staging(may_open=False)
         self._flush_documents()
 
     def finish(self) -> str:
         """End of input: flush, drop years that never got a snapshot, record the outcome."""
         self._settle_early_rows()
-        self.flush()
+        self._flush_all()
+        self._wait()
+        if self._year_open is not None:
+            log.error("tenant %s financial year %s: no snapshot came; rolling back what was"
+                      " written while it was open (the held STATE makes the tap send it again)",
+                      *self._year_open.key)
+            self._roll_back_open_year()
         for (tenant_id, fy_id), vouchers in list(self._pending.items()):
             msg = (f"tenant {tenant_id} financial year {fy_id}: {len(vouchers)} vouchers received"
                    " but no voucher_snapshots record; the year was not applied")
@@ -905,13 +1098,17 @@ class LedgerLoader:
     def fail(self, error: str) -> None:
         """Record a failed load; staged data is dropped with the connection."""
         try:
+            if self._background is not None:
+                with suppress(Exception):  # the error being recorded is the load's own
+                    self._background.wait()
+            self._year_open = None
             self.conn.rollback()
             self._finish_load("failed", error, pending="failed")
         finally:
             self.close()
 
     def _finish_load(self, status: str, error: str | None, pending: str) -> None:
-        with self.conn.begin():
+        with self._transaction():
             self._record_pending_years(pending)
             self.conn.execute(
                 update(Load.__table__).where(Load.__table__.c.id == self.load_id).values(
@@ -923,6 +1120,8 @@ class LedgerLoader:
 
     def close(self) -> None:
         """Close the connection (and with it the staging tables)."""
+        if self._background is not None:
+            self._background.close()
         self.conn.close()
 
     # ---------------------------------------------------------------- helpers
