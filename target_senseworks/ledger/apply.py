@@ -26,7 +26,7 @@ import logging
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,7 @@ import msgspec
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .bulk import BackgroundWriter
 from .companies import find_companies
 from .migrations import migrate
 from .models import (
@@ -50,7 +51,7 @@ from .models import (
     VoucherSeries,
     to_cents,
 )
-from .open_year import Background, Chunk, OpenYear, apply_chunk
+from .open_year import Chunk, OpenYear, apply_chunk
 from .policy import SourcePolicy
 
 log = logging.getLogger("target_senseworks.ledger")
@@ -152,7 +153,8 @@ class LedgerLoader:
         self._documents: list[dict[str, Any]] = []
         self._document_bytes = 0
         # PostgreSQL: a year written into the ledger tables while it streams (open_year).
-        self._background = Background() if self.pg else None
+        # One job at a time: the next chunk is staged only after the last one is written.
+        self._background = BackgroundWriter(depth=1) if self.pg else None
         self._year_open: OpenYear | None = None
         self._years_tried: set[tuple[int, int]] = set()
         self._staged_years: set[tuple[int, int]] = set()
@@ -1106,9 +1108,9 @@ class LedgerLoader:
     def fail(self, error: str) -> None:
         """Record a failed load; staged data is dropped with the connection."""
         try:
-            if self._background is not None:
-                with suppress(Exception):  # the error being recorded is the load's own
-                    self._background.wait()
+            if self._background is not None:  # its error, if any, is the load's own
+                self._background.close()
+                self._background = None
             self._year_open = None
             self.conn.rollback()
             self._finish_load("failed", error, pending="failed")

@@ -109,8 +109,8 @@ class BulkInsert:
 class BackgroundWriter:
     """Runs write jobs in order on one thread; at most `depth` wait, so memory stays bounded.
 
-    The caller must not use the connection itself until `join` (or `close`) returns.
-    The first error stops the writing and is raised on the caller's thread.
+    The caller must not use the connection itself until `wait`, `join` or `close`
+    returns.  The first error stops the writing and is raised on the caller's thread.
     """
 
     def __init__(self, depth: int = 2) -> None:
@@ -121,12 +121,18 @@ class BackgroundWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            if self._error is None and not self._cancelled:
-                try:
-                    job()
-                except BaseException as exc:  # handed to the caller's thread
-                    self._error = exc
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None and not self._cancelled:
+                    try:
+                        job()
+                    except BaseException as exc:  # handed to the caller's thread
+                        self._error = exc
+            finally:
+                self._jobs.task_done()
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -136,6 +142,11 @@ class BackgroundWriter:
         """Queue a job (waits while `depth` jobs are queued); raises an earlier job's error."""
         self._raise()
         self._jobs.put(job)
+
+    def wait(self) -> None:
+        """Wait until every queued job ran, keeping the thread for more; raise the first error."""
+        self._jobs.join()
+        self._raise()
 
     def join(self) -> None:
         """Wait until every job ran; raise the first error."""

@@ -21,8 +21,6 @@ rows late (`again`), and those are removed by id.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,30 +95,3 @@ def apply_chunk(conn: Connection, year: OpenYear, chunk: Chunk) -> None:
     year.inserted += inserted
     year.rows += rows
 
-
-class Background:
-    """One piece of work at a time on a worker thread; its error is raised by `wait`.
-
-    The caller waits before it touches the connection again (a connection serves one
-    thread at a time).  While the worker waits for the server, Python's lock is free
-    and the caller's thread keeps reading.
-    """
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-year")
-        self._future: Future[None] | None = None
-
-    def submit(self, work: Callable[[], None]) -> None:
-        self.wait()
-        self._future = self._pool.submit(work)
-
-    def wait(self) -> None:
-        """Block until the work in flight is done; raise what it raised."""
-        future, self._future = self._future, None
-        if future is not None:
-            future.result()
-
-    def close(self) -> None:
-        """Stop the worker (after the work in flight, whose error was or will not be wanted)."""
-        self._future = None
-        self._pool.shutdown(wait=True)
