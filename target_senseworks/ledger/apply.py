@@ -507,6 +507,8 @@ class LedgerLoader:
             transaction.rollback()  # kept, or vouchers to compare: the snapshot decides
             return
         self._year_open = OpenYear(key, params, transaction, self.counts.copy())
+        log.info("tenant %s year %s (Fortnox id %s) holds no vouchers: written while it streams,"
+                 " committed at its snapshot", tenant_id, info.start_date, fy_id)
 
     def _roll_back_open_year(self) -> None:
         """Undo the open year and everything written with it; counts as before it opened."""
