@@ -24,6 +24,7 @@ import getpass
 import hashlib
 import logging
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -61,6 +62,10 @@ log = logging.getLogger("target_senseworks.ledger")
 _FINGERPRINT = msgspec.msgpack.Encoder()
 
 STAGING_ROW_FLUSH = 20_000
+#: A year opens (open_year) only if its first full chunk came within this many seconds:
+#: a year that trickles in (a rate-limited tap) would hold its transaction for long.
+OPEN_WITHIN_SECONDS = 120.0
+_clock = time.monotonic  # (tests replace it)
 DOCUMENT_FLUSH_BYTES = 8 * 1024 * 1024
 DOCUMENT_FLUSH_COUNT = 50
 
@@ -124,6 +129,7 @@ class LedgerLoader:
         *,
         settings: dict[str, Any] | None = None,
         staging_row_flush: int = STAGING_ROW_FLUSH,
+        open_within_seconds: float = OPEN_WITHIN_SECONDS,
         on_years_applied: Callable[[], None] | None = None,
     ) -> None:
         migrate(engine)
@@ -133,6 +139,7 @@ class LedgerLoader:
         self.pg = self.dialect == "postgresql"
         self.conn: Connection = engine.connect()
         self.staging_row_flush = staging_row_flush
+        self.open_within_seconds = open_within_seconds
         self.on_years_applied = on_years_applied
         self.counts: Counter[str] = Counter()
         self.problems: list[str] = []
@@ -158,6 +165,8 @@ class LedgerLoader:
         self._year_open: OpenYear | None = None
         self._years_tried: set[tuple[int, int]] = set()
         self._staged_years: set[tuple[int, int]] = set()
+        self._first_voucher_at: dict[tuple[int, int], float] = {}  # per pending year
+        self._staged_at = _clock()  # the last staging flush
         self._voucher_ids: str | None = None  # the sequence behind vouchers.id
         self.finished = False
         with self.conn.begin():
@@ -255,7 +264,10 @@ class LedgerLoader:
             raise LoadError("vouchers", _key(rec, VOUCHER_KEY),
                             f"approval_state {approval!r} is not an integer")
         self._seq += 1
-        year_map = self._pending.setdefault(key[:2], {})
+        year_map = self._pending.get(key[:2])
+        if year_map is None:
+            year_map = self._pending[key[:2]] = {}
+            self._first_voucher_at[key[:2]] = _clock()
         old = year_map.get(key[2:])
         if old is not None:
             self._superseded.append(old)
@@ -367,8 +379,9 @@ class LedgerLoader:
     def _flush_staging(self, *, may_open: bool = True) -> None:
         """Stage the buffers; a full chunk of a lone new year may open it (open_year).
 
-        Only a full chunk opens a year: a year that fits in one (or trickles in, as
-        from a rate-limited tap) gains nothing from an open transaction.
+        Only a full chunk that filled within `open_within_seconds` opens a year: a year
+        that fits in one chunk gains nothing from an open transaction, and one that
+        trickles in (a rate-limited tap) would hold it for long.
         """
         if not (self._rows or self._vouchers):
             return
@@ -379,9 +392,13 @@ class LedgerLoader:
         if (may_open and self._background is not None and self._year_open is None
                 and len(self._pending) == 1):
             key = next(iter(self._pending))
-            if key not in self._staged_years:  # opened before any of its vouchers is staged
+            began = max(self._first_voucher_at.get(key, 0.0), self._staged_at)
+            # Opened before any of its vouchers is staged, and only if it streams fast.
+            if (key not in self._staged_years
+                    and _clock() - began <= self.open_within_seconds):
                 self._open_year(key)
         self._staged_years |= staged_years
+        self._staged_at = _clock()
         year = self._year_open
         if year is None:
             with self.conn.begin():
@@ -972,6 +989,7 @@ class LedgerLoader:
             self._year_open = None
             year.transaction.commit()
         self._pending.pop((tenant_id, fy_id), None)
+        self._first_voucher_at.pop((tenant_id, fy_id), None)
         self.counts[f"years_{outcome}"] += 1
         if outcome == "kept":
             log.info("%s: SIE ledger kept (source_policy=%s); its vouchers were not loaded",

@@ -259,3 +259,32 @@ def test_staged_apply_plans_no_nested_loops_on_stale_statistics(pg_url: str) -> 
     assert len(plans) == 2 and _count(pg_url, "voucher_rows") == 400
     for plan in plans:
         assert "Nested Loop" not in plan, plan
+
+
+def test_a_year_that_trickles_in_is_not_opened(
+        pg_url: str, pg_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rate-limited tap fills a chunk slowly: the year stays on the portable path."""
+    clock = [1000.0]
+    monkeypatch.setattr(apply, "_clock", lambda: clock[0])
+    chunks = _chunks(monkeypatch)
+    loader = LedgerLoader(make_engine(pg_url, writer=True), SourcePolicy.from_config(None, None),
+                          staging_row_flush=8, open_within_seconds=30)
+    for message in _start(range(1, 41)).snapshot(3, {"A": [(1, 40)]}).messages:
+        if message["type"] != "RECORD":
+            continue
+        if message["stream"] == "vouchers":
+            clock[0] += 15  # a voucher every 15 s: its first chunk fills in 45 s
+        getattr(loader, SINKS[message["stream"]].handler_name)(dict(message["record"]))
+    assert loader.finish() == "succeeded"
+    loader.close()
+    assert chunks == [] and _count(pg_url, "vouchers") == 40
+
+    # The same year, fast, in a fresh ledger: opened (the test can fail both ways).
+    fast_url = pg_cluster.create_database(f"open_fast_{os.getpid()}")
+    loader = LedgerLoader(make_engine(fast_url, writer=True),
+                          SourcePolicy.from_config(None, None),
+                          staging_row_flush=8, open_within_seconds=30)
+    _feed(loader, _start(range(1, 41)).snapshot(3, {"A": [(1, 40)]}))
+    assert loader.finish() == "succeeded"
+    loader.close()
+    assert chunks and _count(fast_url, "vouchers") == 40
