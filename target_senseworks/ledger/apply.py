@@ -163,8 +163,8 @@ class LedgerLoader:
         # One job at a time: the next chunk is staged only after the last one is written.
         self._background = BackgroundWriter(depth=1) if self.pg else None
         self._year_open: OpenYear | None = None
-        self._years_tried: set[tuple[int, int]] = set()
-        self._staged_years: set[tuple[int, int]] = set()
+        # Years staged, or whose opening was decided: a year opens at its first chunk or never.
+        self._years_decided: set[tuple[int, int]] = set()
         self._first_voucher_at: dict[tuple[int, int], float] = {}  # per pending year
         self._staged_at = _clock()  # the last staging flush
         self._voucher_ids: str | None = None  # the sequence behind vouchers.id
@@ -394,10 +394,10 @@ class LedgerLoader:
             key = next(iter(self._pending))
             began = max(self._first_voucher_at.get(key, 0.0), self._staged_at)
             # Opened before any of its vouchers is staged, and only if it streams fast.
-            if (key not in self._staged_years
-                    and _clock() - began <= self.open_within_seconds):
+            if key not in self._years_decided and _clock() - began <= self.open_within_seconds:
                 self._open_year(key)
-        self._staged_years |= staged_years
+            self._years_decided.add(key)
+        self._years_decided |= staged_years
         self._staged_at = _clock()
         year = self._year_open
         if year is None:
@@ -500,9 +500,6 @@ class LedgerLoader:
 
     def _open_year(self, key: tuple[int, int]) -> None:
         """Open `key`'s transaction if Fortnox may write the year and it holds no vouchers."""
-        if key in self._years_tried:
-            return
-        self._years_tried.add(key)
         tenant_id, fy_id = key
         try:
             info = self.year("vouchers", {"tenant_id": tenant_id, "financial_year_id": fy_id},
@@ -891,8 +888,9 @@ class LedgerLoader:
         self._settle_early_rows()
         self._flush_all()
         self._wait()
-        year = self._year_open if self._year_open and self._year_open.key == (tenant_id, fy_id) \
-            else None
+        year = self._year_open  # this year's, if it is the one open
+        if year is not None and year.key != (tenant_id, fy_id):
+            year = None
         info = self.year("voucher_snapshots", skey, tenant_id, fy_id)
         label = f"tenant {tenant_id} year {info.start_date} (Fortnox id {fy_id})"
         params = {"t": tenant_id, "fy": fy_id, "y": info.id, "c": info.company_id,
